@@ -1,0 +1,29 @@
+"""Entry-point glue shared by the scripts: `--help`, `--debug`, and short errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable
+
+from .errors import InputError
+
+
+def main(run: Callable[[list[str]], object], usage: str, help_text: Callable[[], str]) -> int:
+    argv = sys.argv[1:]
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage)
+        print(help_text())
+        return 0 if argv else 2
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        run(argv)
+    except InputError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        print("(run again with --debug for the full traceback)", file=sys.stderr)
+        return 2
+    return 0

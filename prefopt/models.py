@@ -1,0 +1,82 @@
+"""Loading policies, references and tokenizers: hub ids, local folders, and offline tiny models (`tiny:`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+
+from .errors import InputError
+
+logger = logging.getLogger(__name__)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
+
+
+def resolve(name: str) -> str:
+    """`tiny:<size>/<task>` (e.g. tiny:1m/addition) builds or reuses an offline tiny model; anything else passes."""
+    if not name.startswith("tiny:"):
+        return name
+    from .tiny import SIZES, build_tiny  # noqa: PLC0415
+
+    size, _, task = name[len("tiny:") :].partition("/")
+    if size not in SIZES:
+        raise InputError(f"unknown tiny size {size!r} in {name!r}", fix=f"use one of: {', '.join(SIZES)}")
+    # Verifiable tasks need digit-level tokens (a character tokenizer); general text gets byte-level BPE.
+    return str(build_tiny(size, "char") if task == "addition" else build_tiny(size, "bpe"))
+
+
+def _offline_hint(name: str, err: Exception) -> InputError:
+    local = os.path.exists(name)
+    what = f"cannot load {name!r}: {str(err).splitlines()[0][:300]}"
+    fix = (
+        "check the folder holds config.json and weights"
+        if local
+        else "pass a local folder, or download the hub id first (huggingface-cli download) while online; "
+        "runs here use HF_HUB_OFFLINE=1"
+    )
+    return InputError(what, fix=fix)
+
+
+def load_tokenizer(model_args):
+    from transformers import AutoTokenizer  # noqa: PLC0415
+
+    name = resolve(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
+    try:
+        tok = AutoTokenizer.from_pretrained(name, revision=model_args.model_revision,
+                                            trust_remote_code=model_args.trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise _offline_hint(name, e) from None
+    if tok.pad_token_id is None:  # as the handbook does: pad with EOS; padding is masked everywhere
+        tok.pad_token = tok.eos_token
+    if model_args.chat_template:
+        tok.chat_template = model_args.chat_template
+    if tok.chat_template is None:
+        raise InputError(f"tokenizer {name!r} has no chat template", fix="set chat_template in the config")
+    return tok
+
+
+def load_model(name: str, model_args):
+    from transformers import AutoModelForCausalLM  # noqa: PLC0415
+
+    name = resolve(name)
+    if model_args.trust_remote_code:
+        logger.warning("trust_remote_code is ON for %s (opted in by the config)", name)
+    kwargs = {"revision": model_args.model_revision, "trust_remote_code": model_args.trust_remote_code,
+              "dtype": DTYPES[model_args.torch_dtype]}
+    if model_args.attn_implementation:
+        kwargs["attn_implementation"] = model_args.attn_implementation
+    try:
+        return AutoModelForCausalLM.from_pretrained(name, **kwargs)
+    except (OSError, ValueError) as e:
+        raise _offline_hint(name, e) from None
+
+
+def local_folder(name: str, revision: str = "main") -> str:
+    """The local folder behind a model name (a hub id resolves to its cached snapshot)."""
+    name = resolve(name)
+    if os.path.isdir(name):
+        return name
+    from huggingface_hub import snapshot_download  # noqa: PLC0415
+
+    return snapshot_download(name, revision=revision, local_files_only=True)

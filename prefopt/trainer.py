@@ -1,0 +1,132 @@
+"""PreferenceTrainer: the one trainer every pairwise method goes through.
+
+It knows no loss by name. The loss's registry entry (`prefopt.losses.LossSpec`) says whether reference
+log-probs are needed and whether the loss keeps state; the trainer supplies them, runs ONE concatenated
+forward per step (`prefopt.logprobs.pair_forward`), and logs the metrics the papers log.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import torch
+from torch import nn
+from transformers import Trainer
+
+from .data import PairCollator
+from .losses import PairLogps, get_loss
+from .logprobs import pair_forward
+
+STATE_FILE = "prefopt_loss_state.pt"
+
+
+def disable_dropout(model: nn.Module) -> None:
+    """Zero every dropout probability: preference losses compare log-probs that dropout would make noisy."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    for key in ("attention_dropout", "hidden_dropout", "dropout"):
+        if hasattr(model.config, key):
+            setattr(model.config, key, 0.0)
+
+
+class PreferenceTrainer(Trainer):
+    """transformers.Trainer with a registry-driven pairwise loss.
+
+    Datasets hold tokenized pairs (`prefopt.data.tokenize_pairs` rows). When the loss needs a reference,
+    either the rows carry `ref_chosen_logps` / `ref_rejected_logps` (from `prefopt.refcache`; no reference
+    model in memory) or `ref_model` is given and runs alongside the policy each step.
+    """
+
+    loss_is_scaled_for_ga = False  # compute_loss returns a per-micro-batch mean; Trainer scales for accumulation
+
+    def __init__(self, model, args, train_dataset=None, eval_dataset=None, processing_class=None, ref_model=None,
+                 data_collator=None, **kwargs):
+        self.loss_spec = get_loss(args.loss)
+        self.loss_hparams = vars(self.loss_spec.make_hparams(args.loss_hparams))
+        self.loss_state: dict | None = {} if self.loss_spec.stateful else None
+        self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
+        if args.disable_dropout:
+            disable_dropout(model)
+        if data_collator is None:
+            data_collator = PairCollator(pad_token_id=processing_class.pad_token_id)
+        args.remove_unused_columns = False  # our rows are not model kwargs
+        super().__init__(model=model, args=args, data_collator=data_collator, train_dataset=train_dataset,
+                         eval_dataset=eval_dataset, processing_class=processing_class, **kwargs)
+        self.model_accepts_loss_kwargs = False
+        self.ref_model = None
+        if self.loss_spec.needs_reference:
+            for name, ds in (("train", train_dataset), ("eval", eval_dataset)):
+                if ds is not None and "ref_chosen_logps" not in ds.column_names and ref_model is None:
+                    raise ValueError(
+                        f"loss {args.loss!r} needs reference log-probs: the {name} rows carry none and no ref_model "
+                        "was given (use prefopt.train.attach_reference_logps or pass ref_model)"
+                    )
+            if ref_model is not None:
+                if args.disable_dropout:
+                    disable_dropout(ref_model)
+                ref_model.eval().requires_grad_(False)
+                self.ref_model = ref_model.to(self.args.device)
+
+    # ---- the loss -------------------------------------------------------------------------------
+    def pair_logps(self, model, inputs) -> tuple[PairLogps, object]:
+        chosen, rejected, lc, lr, out = pair_forward(model, inputs, self.args.logp_chunk_size)
+        ref_c, ref_r = inputs.get("ref_chosen_logps"), inputs.get("ref_rejected_logps")
+        if self.loss_spec.needs_reference and ref_c is None:
+            with torch.no_grad():
+                ref_c, ref_r, *_ = pair_forward(self.ref_model, inputs, self.args.logp_chunk_size)
+        return PairLogps(chosen, rejected, lc, lr, ref_c, ref_r), out
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        mode = "train" if model.training else "eval"
+        x, outputs = self.pair_logps(model, inputs)
+        # Evaluation must not move a stateful loss's running statistics: it sees a copy.
+        state = self.loss_state if mode == "train" or self.loss_state is None else dict(self.loss_state)
+        result = self.loss_spec.fn(x, state, **self.loss_hparams)
+        loss = result.losses.mean()
+        self._record(mode, x, result)
+        return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad(), self.compute_loss_context_manager():
+            loss = self.compute_loss(model, inputs)
+        return loss.detach(), None, None
+
+    # ---- metrics --------------------------------------------------------------------------------
+    def _record(self, mode: str, x: PairLogps, result) -> None:
+        gather = self.accelerator.gather_for_metrics
+        rc, rr = gather(result.chosen_rewards.float()), gather(result.rejected_rewards.float())
+        m = self._metrics[mode]
+        m["rewards/chosen"].append(rc.mean().item())
+        m["rewards/rejected"].append(rr.mean().item())
+        m["rewards/accuracies"].append((rc > rr).float().mean().item())
+        m["rewards/margins"].append((rc - rr).mean().item())
+        m["logps/chosen"].append(gather(x.chosen.detach().float()).mean().item())
+        m["logps/rejected"].append(gather(x.rejected.detach().float()).mean().item())
+        for key, value in result.metrics.items():
+            m[key].append(gather(value.detach().float().reshape(-1)).mean().item())
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        mode = "train" if "loss" in logs else "eval"
+        prefix = "" if mode == "train" else "eval_"
+        for key, values in self._metrics[mode].items():
+            if values:
+                logs[prefix + key] = sum(values) / len(values)
+        self._metrics[mode].clear()
+        super().log(logs, start_time)
+
+    # ---- stateful losses survive checkpoints -----------------------------------------------------
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.loss_state is not None and self.args.should_save:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+            torch.save(self.loss_state, os.path.join(folder, STATE_FILE))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        path = os.path.join(resume_from_checkpoint, STATE_FILE)
+        if self.loss_state is not None and os.path.exists(path):
+            self.loss_state.clear()
+            self.loss_state.update(torch.load(path, weights_only=True))

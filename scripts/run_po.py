@@ -1,0 +1,24 @@
+#!/usr/bin/env python
+"""Train any pairwise preference method (DPO, SimPO, IPO, ...) from one YAML config.
+
+    accelerate launch --config_file accelerate_configs/deepspeed_zero3.yaml scripts/run_po.py \
+        training_configs/<cell>.yaml [--key=value ...]
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from prefopt.cli import main  # noqa: E402
+from prefopt.config import DataArguments, ModelArguments, PreferenceConfig, describe, parse_config  # noqa: E402
+
+
+def run(argv):
+    from prefopt.train import train_preference
+
+    return train_preference(*parse_config(argv, PreferenceConfig))
+
+
+if __name__ == "__main__":
+    sys.exit(main(run, __doc__, lambda: describe([ModelArguments, DataArguments, PreferenceConfig])))
