@@ -15,7 +15,9 @@ export TOKENIZERS_PARALLELISM := false
 export TRL_EXPERIMENTAL_SILENCE := 1
 SEED ?= 0
 
-.PHONY: help setup setup-gpu demo test test-slow lint clean
+SEEDS ?= 0 1 2
+
+.PHONY: help setup setup-gpu demo mini-table test test-slow lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -37,6 +39,9 @@ setup-gpu: setup ## add the GPU-only extras (deepspeed, flash-attn, vllm) on a C
 
 demo: setup ## the whole pipeline on the embedded task: tiny model -> SFT -> on-policy pairs -> DPO/SimPO -> eval
 	$(PY) scripts/demo.py --seed $(SEED)
+
+mini-table: setup ## every method from the same tiny SFT model, seeds $(SEEDS) -> results/reproduced/mini/ (~30 min)
+	$(PY) scripts/mini_table.py --seeds $(SEEDS)
 
 test: setup ## the test suite (CPU, offline; under 20 minutes on 2 cores)
 	$(PY) -m pytest -q

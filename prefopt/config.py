@@ -64,6 +64,11 @@ class DataArguments:
         False,
         "Count the assistant role header as response tokens (SimPO's code does: it changes length normalisation).",
     )
+    bad_rows: str = arg(
+        "error",
+        "Rows with an empty response or identical chosen/rejected: 'error' stops with file, row and field; "
+        "'drop' drops them, counts them by reason in the log and the run manifest (real data sets have a few).",
+    )
 
 
 @dataclass
@@ -83,7 +88,8 @@ class RunArguments:
 class PreferenceConfig(RunArguments, TrainingArguments):
     """Training config of every pairwise method (`scripts/run_po.py`)."""
 
-    loss: str = arg("dpo", "Registered loss name (prefopt.losses.LOSSES). Its hyperparameters are top-level keys too.")
+    loss: str = arg("dpo", "Registered loss name (prefopt.losses.LOSSES), or a method with its own trainer "
+                           "(prefopt.kto.EXTERNAL_TRAINERS: kto). Its hyperparameters are top-level keys too.")
     loss_hparams: dict = arg({}, "Filled from the loss's top-level keys by the parser; not set directly.")
     reference_cache: str = arg(
         "auto", "Reference log-probs: auto (on-disk cache, computed once), off (recompute each run in memory)."
@@ -95,6 +101,13 @@ class PreferenceConfig(RunArguments, TrainingArguments):
 @dataclass
 class SFTConfig(RunArguments, TrainingArguments):
     """Training config of supervised fine-tuning (`scripts/run_sft.py`)."""
+
+
+def _methods() -> dict:
+    """Every name `loss:` accepts: the pairwise losses plus methods with their own trainer (KTO), one namespace."""
+    from .kto import training_methods  # noqa: PLC0415
+
+    return training_methods()
 
 
 def _help(f: dataclasses.Field) -> str:
@@ -175,7 +188,7 @@ def build_config(raw: dict, source: str, train_cls: type = PreferenceConfig):
     loss_fields: dict[str, dataclasses.Field] = {}
     other_losses: dict[str, str] = {}
     if train_cls is PreferenceConfig or issubclass(train_cls, PreferenceConfig):
-        from .losses import LOSSES  # noqa: PLC0415 (the loss registry imports torch)
+        LOSSES = _methods()  # the loss registry imports torch: not at module import
 
         name = raw.get("loss", "dpo")
         if name not in LOSSES:
@@ -210,7 +223,7 @@ def build_config(raw: dict, source: str, train_cls: type = PreferenceConfig):
         values[owner][key] = _type_check(key, value, hints.get(key, Any), source)
 
     if loss_fields:
-        from .losses import LOSSES  # noqa: PLC0415
+        LOSSES = _methods()
 
         try:
             LOSSES[raw.get("loss", "dpo")].make_hparams(loss_values)
@@ -263,7 +276,7 @@ def describe(cls_list: list[type]) -> str:
                 default = "(required)"
             lines.append(f"  {name} = {default!r}: {_help(f)}")
     if any(issubclass(c, PreferenceConfig) for c in cls_list):
-        from .losses import LOSSES  # noqa: PLC0415
+        LOSSES = _methods()
 
         for name, spec in sorted(LOSSES.items()):
             lines.append(f"[loss: {name}] {spec.summary}")

@@ -48,7 +48,7 @@ def git_state() -> dict:
 def build_manifest(kind: str, config: dict | None = None, config_hash: str | None = None, **extra) -> dict:
     return {
         "kind": kind,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
         "git": git_state(),
         "versions": package_versions(),

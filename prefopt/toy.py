@@ -179,7 +179,7 @@ def build_onpolicy_pairs(
     prompts: Sequence, samples: Sequence[Sequence[str]], judge: Callable[[str, str], float]
 ) -> tuple[list[dict], dict]:
     """Preference pairs from scored samples: chosen = best-scored sample, rejected = worst-scored (first
-    occurrence wins ties). Prompts whose samples all score the same give no pair and are counted.
+    occurrence wins ties). Prompts whose samples all score the same give no pair and are counted; empty samples are never used.
 
     prompts[i]: a prompt string (or a message list, whose last user message is used); samples[i]: the
     responses sampled for it; judge(prompt_text, response) -> float.
@@ -187,7 +187,7 @@ def build_onpolicy_pairs(
     stats: n_prompts, n_pairs, n_no_difference, n_samples, mean_score, mean_chosen_score, mean_rejected_score."""
     if len(prompts) != len(samples):
         raise InputError(f"{len(prompts)} prompts but {len(samples)} sample lists", where="build_onpolicy_pairs")
-    rows, n_same, all_scores, ch_scores, rj_scores = [], 0, [], [], []
+    rows, n_same, n_empty, all_scores, ch_scores, rj_scores = [], 0, 0, [], [], []
     for i, (prompt, resps) in enumerate(zip(prompts, samples)):
         if isinstance(resps, str) or len(resps) == 0:
             raise InputError(f"samples[{i}] must be a non-empty list of strings", where="build_onpolicy_pairs")
@@ -196,8 +196,16 @@ def build_onpolicy_pairs(
             raise InputError(f"prompts[{i}] has no user message: {prompt!r}", where="build_onpolicy_pairs")
         scores = [float(judge(text, r)) for r in resps]
         all_scores.extend(scores)
-        best = max(range(len(scores)), key=lambda k: (scores[k], -k))
-        worst = min(range(len(scores)), key=lambda k: (scores[k], k))
+        # An empty sample (the model stopped at once) is a wrong answer, but an empty response is invalid
+        # training data for every loss (no response tokens to score), so it never becomes chosen or
+        # rejected; such samples are counted in n_empty_samples.
+        usable = [k for k, r in enumerate(resps) if r.strip()]
+        n_empty += len(resps) - len(usable)
+        if not usable:
+            n_same += 1
+            continue
+        best = max(usable, key=lambda k: (scores[k], -k))
+        worst = min(usable, key=lambda k: (scores[k], k))
         if scores[best] == scores[worst]:
             n_same += 1
             continue
@@ -219,6 +227,7 @@ def build_onpolicy_pairs(
         "n_prompts": len(prompts),
         "n_pairs": len(rows),
         "n_no_difference": n_same,
+        "n_empty_samples": n_empty,
         "n_samples": len(all_scores),
         "mean_score": _mean(all_scores),
         "mean_chosen_score": _mean(ch_scores),

@@ -11,7 +11,6 @@ import logging
 import os
 from pathlib import Path
 
-import torch
 from datasets import Dataset
 from transformers import Trainer, TrainerCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -106,7 +105,7 @@ def task_callbacks(args, tokenizer) -> list:
 # ---- preference optimization --------------------------------------------------------------------
 def load_tokenized_pairs(data_args, tokenizer, split: str, limit: int | None, source: str | None = None):
     source = source or data_args.dataset
-    pairs = pdata.load_pairs(source, split=split)
+    pairs = pdata.load_pairs(source, split=split, bad_rows=data_args.bad_rows)
     if limit:
         pairs = pairs[:limit]
     rows, report = pdata.tokenize_pairs(
@@ -148,10 +147,13 @@ def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, refere
 
 
 def train_preference(model_args, data_args, args) -> dict:
-    """Train one pairwise method; returns the final metrics."""
+    """Train one pairwise method (or a method with its own trainer, e.g. KTO); returns the final metrics."""
+    from .kto import EXTERNAL_TRAINERS  # noqa: PLC0415
     from .losses import get_loss  # noqa: PLC0415
     from .trainer import PreferenceTrainer  # noqa: PLC0415
 
+    if args.loss in EXTERNAL_TRAINERS:  # the one dispatch point: same config, manifest and outputs (prefopt.kto)
+        return EXTERNAL_TRAINERS[args.loss].train(model_args, data_args, args)
     setup_logging(args)
     set_seed(args.seed)
     spec = get_loss(args.loss)
@@ -227,3 +229,12 @@ def train_sft(model_args, data_args, args) -> dict:
     data_report = {"train": train_report.as_dict(), "eval": eval_report.as_dict() if eval_report else None}
     return _train_and_save(trainer, args, tokenizer, manifest, data_report)
 
+
+
+def train_from_config(model_args, data_args, args) -> dict:
+    """Train whatever the config describes: SFT for an SFTConfig, else the preference method it names."""
+    from .config import SFTConfig  # noqa: PLC0415
+
+    if isinstance(args, SFTConfig):
+        return train_sft(model_args, data_args, args)
+    return train_preference(model_args, data_args, args)

@@ -15,8 +15,8 @@ from torch import nn
 from transformers import Trainer
 
 from .data import PairCollator
-from .losses import PairLogps, get_loss
 from .logprobs import pair_forward
+from .losses import PairLogps, get_loss
 
 STATE_FILE = "prefopt_loss_state.pt"
 

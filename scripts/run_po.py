@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train any pairwise preference method (DPO, SimPO, IPO, ...) from one YAML config.
+"""Train any pairwise preference method (DPO, SimPO, IPO, ...), or KTO (`loss: kto`, via TRL), from one YAML config.
 
     accelerate launch --config_file accelerate_configs/deepspeed_zero3.yaml scripts/run_po.py \
         training_configs/<cell>.yaml [--key=value ...]

@@ -107,6 +107,13 @@ def test_build_onpolicy_pairs_ties_and_messages():
         build_onpolicy_pairs(["q"], [[]], lambda p, r: 0.0)
 
 
+def test_build_onpolicy_pairs_never_uses_empty_samples(task):
+    # "" is wrong (score 0) but has no response tokens: the worst usable sample "75" is the rejected one.
+    rows, st = build_onpolicy_pairs(["47+38=", "10+10="], [["", "85", "75"], ["", "  "]], task.judge)
+    assert st["n_pairs"] == 1 and st["n_empty_samples"] == 3 and st["n_no_difference"] == 1
+    assert rows[0]["rejected"][0]["content"] == "75"
+
+
 def test_carry_stats(task):
     prompts = ["47+38=", "47+38=", "10+10=", "52+61="]
     st = carry_stats(prompts, ["85", "75", "20", "999"], task)

@@ -12,8 +12,8 @@ log-probs, log-ratios, SFT terms) is a function of these six tensors, so one for
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -102,3 +102,49 @@ def sigmoid_loss(logits: torch.Tensor, label_smoothing: float) -> torch.Tensor:
     import torch.nn.functional as F
 
     return -(1 - label_smoothing) * F.logsigmoid(logits) - label_smoothing * F.logsigmoid(-logits)
+
+
+def add_chosen_nll(
+    losses: torch.Tensor, x: PairLogps, weight: float, metrics: dict, key: str = "nll_loss"
+) -> torch.Tensor:
+    """losses + weight * (-sw): the SFT / NLL regulariser on the chosen response, logged under `key`.
+
+    Shared by SimPO (sft_weight), CPO, ORPO, RRHF and SLiC-HF. The term is the per-pair token-mean NLL
+    -sw = -pw / Lw, so every pair counts equally. The authors' and TRL's `CrossEntropyLoss` instead average
+    over all chosen tokens of the micro-batch (long responses weigh more); the two agree when all Lw are
+    equal. Papers that write a summed likelihood (CPO, RRHF, SLiC-HF) are noted at each loss.
+    """
+    nll = -x.chosen_avg
+    metrics[key] = nll.detach().mean()
+    return losses + weight * nll
+
+
+def gather_detached(t: torch.Tensor) -> torch.Tensor:
+    """A 1-D tensor concatenated over all DDP ranks, detached: for batch statistics that take no gradient.
+
+    Identity when torch.distributed is unavailable or not initialised (single process, unit tests).
+    Ranks may hold different numbers of pairs (a smaller last batch), so sizes are exchanged first and
+    the padding needed by `all_gather` is trimmed again. Every rank must call it (it is a collective).
+    """
+    import torch.distributed as dist
+
+    t = t.detach().reshape(-1)
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return t
+    world = dist.get_world_size()
+    size = torch.tensor([t.numel()], device=t.device)
+    sizes = [torch.empty_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    counts = [int(s.item()) for s in sizes]
+    padded = t.new_zeros(max(counts))
+    padded[: t.numel()] = t
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    return torch.cat([p[:n] for p, n in zip(parts, counts)])
+
+
+def batch_std(t: torch.Tensor) -> torch.Tensor:
+    """Unbiased (N-1) standard deviation, as `torch.std` in the authors' code, but 0 (not NaN) for N < 2."""
+    if t.numel() < 2:
+        return t.new_zeros(())
+    return t.std()

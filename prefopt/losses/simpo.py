@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import LossOutput, PairLogps, hp, sigmoid_loss
+from .base import LossOutput, PairLogps, add_chosen_nll, hp, sigmoid_loss
 from .registry import register
 
 
@@ -44,8 +44,10 @@ def simpo(
     """SimPO: z = sw - sl - gamma_beta_ratio; sigmoid -(1-eps) log sigma(beta z) - eps log sigma(-beta z),
     hinge max(0, 1 - beta z); plus sft_weight * (-sw).
 
-    sw, sl are the length-averaged log-probs (paper eq. 6 with gamma = beta * gamma_beta_ratio). The SFT
-    term is the token-mean NLL of the chosen response, which is what the authors' `sft_weight` adds.
+    Meng, Xia and Chen, "SimPO: Simple Preference Optimization with a Reference-Free Reward", NeurIPS
+    2024. sw, sl are the length-averaged log-probs (paper eq. 6 with gamma = beta * gamma_beta_ratio).
+    The SFT term is the token-mean NLL of the chosen response (`base.add_chosen_nll`), which is what the
+    authors' `sft_weight` adds, up to how CrossEntropyLoss weighs pairs of different lengths.
     Rewards logged: beta * sw and beta * sl.
     """
     sw, sl = x.chosen_avg, x.rejected_avg
@@ -56,7 +58,5 @@ def simpo(
         losses = sigmoid_loss(beta * z, label_smoothing)
     metrics = {}
     if sft_weight:
-        sft = -sw
-        losses = losses + sft_weight * sft
-        metrics["sft_loss"] = sft.detach().mean()
+        losses = add_chosen_nll(losses, x, sft_weight, metrics, key="sft_loss")
     return LossOutput(losses, (beta * sw).detach(), (beta * sl).detach(), metrics)

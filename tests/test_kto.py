@@ -1,0 +1,117 @@
+"""KTO through TRL's KTOTrainer from the pairwise config interface: `loss: kto` parses and validates like a
+registered loss, unrunnable configs are short errors, tokenization matches TRL's own, and a tiny model learns."""
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from test_trainer import MAX_LEN, _heldout_margin_accuracy, _pair_rows
+
+from prefopt.config import DataArguments, ModelArguments, PreferenceConfig, build_config, describe, parse_config
+from prefopt.errors import InputError
+from prefopt.tiny import build_tiny
+from prefopt.toy import AdditionTask
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kto")
+    model_dir = build_tiny("0.2m", "char", cache_dir=root / "tiny")
+    task = AdditionTask()
+    splits = task.splits()
+    rng = random.Random(0)
+    data = root / "pairs"
+    data.mkdir()
+    for name, prompts in (("train", splits["pairs"][:256]), ("test", splits["val"][:64])):
+        with open(data / f"{name}.jsonl", "w") as f:
+            for r in _pair_rows(task, prompts, rng):
+                f.write(json.dumps(r) + "\n")
+    return root, model_dir, data
+
+
+def _raw(root, model_dir, data, **over):
+    raw = {"model_name_or_path": str(model_dir), "dataset": str(data), "loss": "kto", "max_length": MAX_LEN,
+           "max_prompt_length": 12, "output_dir": str(root / "run-kto"), "per_device_train_batch_size": 16,
+           "per_device_eval_batch_size": 32, "learning_rate": 3e-3, "max_steps": 40, "logging_steps": 10,
+           "save_strategy": "no", "report_to": "none", "use_cpu": True, "seed": 0, "resume": "never",
+           "disable_tqdm": True}
+    raw.update(over)
+    return raw
+
+
+def test_kto_config_parses_and_validates(tmp_path):
+    raw = {"model_name_or_path": "m", "dataset": "d", "output_dir": str(tmp_path), "loss": "kto", "beta": 0.05,
+           "desirable_weight": 1.33, "report_to": "none", "use_cpu": True}
+    _, _, args = build_config(raw, "<test>")
+    assert args.loss == "kto"
+    assert args.loss_hparams == {"beta": 0.05, "desirable_weight": 1.33}
+    with pytest.raises(InputError, match="did you mean undesirable_weight"):
+        build_config({**raw, "undesirable_weigth": 1.0}, "<test>")
+    with pytest.raises(InputError, match="hyperparameter of loss 'simpo', not of 'kto'"):
+        build_config({**raw, "gamma_beta_ratio": 0.5}, "<test>")
+    with pytest.raises(InputError, match="loss_type must be one of"):
+        build_config({**raw, "loss_type": "sigmoid"}, "<test>")
+    with pytest.raises(InputError, match="'desirable_weight' must be float"):
+        build_config({**raw, "desirable_weight": "high"}, "<test>")
+    text = describe([ModelArguments, DataArguments, PreferenceConfig])
+    assert "[loss: kto]" in text and "undesirable_weight = 1.0" in text
+
+
+def test_tiny_kto_config_parses_if_present():
+    path = Path(__file__).resolve().parents[1] / "training_configs" / "tiny" / "kto.yaml"
+    if not path.exists():
+        pytest.skip("training_configs/tiny/kto.yaml not written yet")
+    _, _, args = parse_config([str(path), "--output_dir=/tmp/prefopt-test-kto"])
+    assert args.loss == "kto"
+
+
+def test_batch_size_one_is_an_input_error(setup):
+    from prefopt.train import train_preference
+
+    root, model_dir, data = setup
+    with pytest.raises(InputError, match="per_device_train_batch_size >= 2") as e:
+        train_preference(*build_config(_raw(root, model_dir, data, per_device_train_batch_size=1), "<test>"))
+    assert "apo_zero_unpaired" in str(e.value)
+    assert not (root / "run-kto" / "manifest.json").exists()  # failed before anything was started
+
+
+def test_tokenization_matches_trl(setup):
+    """prefopt's pre-tokenized rows are what TRL's conversational path would build (one BOS, same split)."""
+    from transformers import AutoTokenizer
+    from trl.data_utils import _tokenize
+
+    from prefopt.data import load_pairs, tokenize_pairs
+    from prefopt.kto import unpair
+
+    _, model_dir, data = setup
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    pairs = load_pairs(str(data), split="test")
+    rows, _ = tokenize_pairs(pairs, tok, max_length=MAX_LEN, max_prompt_length=12)
+    for pair, row in zip(pairs[:8], rows[:8]):
+        for completion, ids in ((pair.chosen, row["chosen_ids"]), (pair.rejected, row["rejected_ids"])):
+            trl_prompt = _tokenize(tok, pair.prompt, add_generation_prompt=True)["input_ids"]
+            trl_full = _tokenize(tok, pair.prompt + completion)["input_ids"]
+            assert trl_full == row["prompt_ids"] + ids and trl_full[:len(trl_prompt)] == row["prompt_ids"]
+            assert trl_full.count(tok.bos_token_id) == 1
+    examples = unpair(rows, seed=0)
+    assert len(examples) == 2 * len(rows) and sum(e["label"] for e in examples) == len(rows)
+    assert len({tuple(e["label"] for e in examples[i:i + 16]) for i in range(0, 64, 16)}) > 1  # labels mixed
+
+
+def test_kto_learns_and_writes_run_files(setup):
+    from prefopt.train import train_preference
+
+    root, model_dir, data = setup
+    before = _heldout_margin_accuracy(model_dir, data)
+    metrics = train_preference(*build_config(_raw(root, model_dir, data, beta=0.5), "<test>"))
+    out = root / "run-kto"
+    after = _heldout_margin_accuracy(out, data)
+    assert after > before + 0.2, (before, after)
+    assert metrics["eval_rewards/margins"] > 0 and "eval_kl" in metrics
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and manifest["config"]["loss"] == "kto"
+    assert manifest["config"]["loss_hparams"] == {"beta": 0.5}
+    assert manifest["trainer"]["class"] == "trl.KTOTrainer" and manifest["trainer"]["examples"]["train"] == 512
+    assert manifest["data"]["train"]["kept"] == 256

@@ -1,0 +1,390 @@
+"""Every registered loss against values worked out by hand on Python floats (math.log / math.exp only).
+
+The batch below is small enough to check on paper. Notation: pw, pl summed log-probs, Lw, Ll token counts,
+sw = pw/Lw, sl = pl/Ll, rw, rl the reference's summed log-probs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import re
+import statistics
+
+import pytest
+import torch
+
+from prefopt.losses import LOSSES, compute, evaluate
+from prefopt.losses.base import PairLogps
+
+# Three pairs: pair 1 is misranked by length-averaged log-prob (sl > sw), pair 3 is ranked with a wide gap.
+PW = [-10.0, -24.0, -6.0]
+PL = [-10.5, -20.0, -9.0]
+LW = [5, 8, 4]
+LL = [7, 5, 3]
+RW = [-11.0, -23.0, -7.0]
+RL = [-13.0, -21.0, -8.0]
+SW = [-2.0, -3.0, -1.5]  # PW / LW
+SL = [-1.5, -4.0, -3.0]  # PL / LL
+
+ALL = {"dpo", "ipo", "rdpo", "simpo", "cpo", "orpo", "rrhf", "slic", "lmpo", "amapo"}
+
+
+def sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def log_sigmoid(v: float) -> float:
+    return math.log(sigmoid(v))
+
+
+def tensors(pw=PW, pl=PL, lw=LW, ll=LL, rw=RW, rl=RL, grad=False) -> dict:
+    return dict(
+        chosen_logps=torch.tensor(pw, dtype=torch.float64, requires_grad=grad),
+        rejected_logps=torch.tensor(pl, dtype=torch.float64),
+        chosen_lengths=torch.tensor(lw),
+        rejected_lengths=torch.tensor(ll),
+        ref_chosen_logps=None if rw is None else torch.tensor(rw, dtype=torch.float64),
+        ref_rejected_logps=None if rl is None else torch.tensor(rl, dtype=torch.float64),
+    )
+
+
+def run(name: str, **hparams) -> list[float]:
+    return compute(name, **tensors(), **hparams).tolist()
+
+
+def close(got: list[float], expected: list[float], tol: float = 1e-6) -> None:
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g == pytest.approx(e, abs=tol, rel=tol), (got, expected)
+
+
+def test_hand_batch_is_what_the_comments_say():
+    assert [p / n for p, n in zip(PW, LW)] == SW
+    assert [p / n for p, n in zip(PL, LL)] == SL
+
+
+# ---- reference-based family ------------------------------------------------------------------------
+
+
+def test_dpo():
+    # h = (pw - rw) - (pl - rl) = [1 - 2.5, -1 - 1, 1 + 1] = [-1.5, -2, 2]
+    h = [-1.5, -2.0, 2.0]
+    close(run("dpo", beta=0.1), [-log_sigmoid(0.1 * v) for v in h])
+    assert run("dpo", beta=0.1)[2] == pytest.approx(math.log(1 + math.exp(-0.2)))  # -log sigma(0.2), on paper
+
+
+def test_cdpo_label_smoothing():
+    h = [-1.5, -2.0, 2.0]
+    eps = 0.2
+    expected = [-(1 - eps) * log_sigmoid(0.5 * v) - eps * log_sigmoid(-0.5 * v) for v in h]
+    close(run("dpo", beta=0.5, label_smoothing=eps), expected)
+
+
+def test_ipo_uses_length_averaged_log_ratios():
+    # h = (pw - rw)/Lw - (pl - rl)/Ll = [1/5 - 2.5/7, -1/8 - 1/5, 1/4 + 1/3]; target 1/(2 tau) = 1
+    h = [1 / 5 - 2.5 / 7, -1 / 8 - 1 / 5, 1 / 4 + 1 / 3]
+    close(run("ipo", tau=0.5), [(v - 1.0) ** 2 for v in h])
+    close(run("ipo", tau=0.1), [(v - 5.0) ** 2 for v in h])
+
+
+def test_rdpo_unequal_lengths():
+    # logit = beta h + alpha (Lw - Ll), Lw - Ll = [-2, 3, 1]
+    h, gap = [-1.5, -2.0, 2.0], [-2, 3, 1]
+    close(run("rdpo", beta=0.1, alpha=0.05), [-log_sigmoid(0.1 * v + 0.05 * d) for v, d in zip(h, gap)])
+    close(run("rdpo", beta=0.1, alpha=0.0), run("dpo", beta=0.1))
+
+
+def test_reference_losses_need_reference():
+    for name in ("dpo", "ipo", "rdpo"):
+        with pytest.raises(ValueError, match="reference"):
+            compute(name, **tensors(rw=None, rl=None))
+
+
+# ---- SimPO -------------------------------------------------------------------------------------------
+
+
+def test_simpo_sigmoid():
+    # z = sw - sl - gamma_beta_ratio = [-0.5, 1, 1.5] - 0.5
+    z = [-1.0, 0.5, 1.0]
+    close(run("simpo", beta=2.0, gamma_beta_ratio=0.5), [-log_sigmoid(2 * v) for v in z])
+    eps = 0.1
+    expected = [-(1 - eps) * log_sigmoid(2 * v) - eps * log_sigmoid(-2 * v) for v in z]
+    close(run("simpo", beta=2.0, gamma_beta_ratio=0.5, label_smoothing=eps), expected)
+
+
+def test_simpo_hinge():
+    # max(0, 1 - beta z): [1 + 2, 1 - 1 (= 0 at the kink), 1 - 2 -> 0]
+    close(run("simpo", beta=2.0, gamma_beta_ratio=0.5, loss_type="hinge"), [3.0, 0.0, 0.0])
+
+
+def test_simpo_sft_weight():
+    z = [-1.0, 0.5, 1.0]
+    expected = [-log_sigmoid(2 * v) + 0.3 * -s for v, s in zip(z, SW)]
+    close(run("simpo", beta=2.0, gamma_beta_ratio=0.5, sft_weight=0.3), expected)
+    out = evaluate("simpo", PairLogps(*tensors().values()), sft_weight=0.3)
+    assert out.metrics["sft_loss"].item() == pytest.approx((2.0 + 3.0 + 1.5) / 3)
+
+
+# ---- reference-free baselines --------------------------------------------------------------------
+
+
+def test_cpo():
+    # -log sigma(beta (pw - pl)) + alpha (-sw); pw - pl = [0.5, -4, 3]
+    d = [0.5, -4.0, 3.0]
+    close(run("cpo", beta=0.1, cpo_alpha=1.0), [-log_sigmoid(0.1 * v) - s for v, s in zip(d, SW)])
+    close(run("cpo", beta=0.5, cpo_alpha=0.0), [-log_sigmoid(0.5 * v) for v in d])
+
+
+def test_orpo():
+    lam = 0.1
+    expected = []
+    for sw, sl in zip(SW, SL):
+        log_odds = (sw - sl) - (math.log(1 - math.exp(sw)) - math.log(1 - math.exp(sl)))
+        expected.append(-sw - lam * log_sigmoid(log_odds))
+    close(run("orpo", orpo_lambda=lam), expected)
+
+
+def test_rrhf():
+    # max(0, sl - sw) = [0.5, 0, 0]; + lambda * (-sw)
+    close(run("rrhf", rrhf_lambda=1.0), [0.5 + 2.0, 3.0, 1.5])
+    close(run("rrhf", rrhf_lambda=0.0), [0.5, 0.0, 0.0])
+
+
+def test_slic():
+    # max(0, delta - (pw - pl)) = [1 - 0.5, 1 + 4, 0]; + lambda * (-sw)
+    close(run("slic", slic_delta=1.0, slic_lambda=0.1), [0.5 + 0.2, 5.0 + 0.3, 0.0 + 0.15])
+    close(run("slic", slic_delta=2.0, slic_lambda=0.0), [1.5, 6.0, 0.0])
+
+
+# ---- LMPO ----------------------------------------------------------------------------------------------
+
+
+def lmpo_m(sw, sl, lw, ll, k=5):
+    mean_len = (lw + ll) / 2
+    qw, ql = math.exp(sw * mean_len / lw), math.exp(sl * mean_len / ll)
+    return (1 - qw) * (1 - (qw - ql) ** k) / 2
+
+
+PW_B, PL_B, LW_B, LL_B = [-3.0, -12.0], [-8.0, -10.0], [3, 6], [4, 4]  # a second batch: sw [-1, -2], sl [-2, -2.5]
+
+
+def lmpo_expected(pw, pl, lw, ll, a, b, beta=2.0, gbr=0.5, lam=0.2):
+    out = []
+    for p, q, n, r in zip(pw, pl, lw, ll):
+        margin = lam * (lmpo_m(p / n, q / r, n, r) - a) / b
+        out.append(-log_sigmoid(beta * (p / n - q / r) - beta * gbr - margin))
+    return out
+
+
+def test_lmpo_state_is_updated_first_then_used():
+    hp = dict(beta=2.0, gamma_beta_ratio=0.5)  # lmpo_lambda 0.2, k 5, ema 0.9 by default
+    state: dict = {}
+    m1 = [lmpo_m(a / b, c / d, b, d) for a, b, c, d in zip(PW, LW, PL, LL)]
+    a1, b1 = 0.1 * statistics.mean(m1), 0.1 * statistics.stdev(m1)
+
+    got = compute("lmpo", **tensors(), state=state, **hp).tolist()
+    assert state["a"].item() == pytest.approx(a1, abs=1e-12)
+    assert state["b"].item() == pytest.approx(b1, abs=1e-12)
+    close(got, lmpo_expected(PW, PL, LW, LL, a1, b1))
+
+    m2 = [lmpo_m(a / b, c / d, b, d) for a, b, c, d in zip(PW_B, LW_B, PL_B, LL_B)]
+    a2 = 0.9 * a1 + 0.1 * statistics.mean(m2)
+    b2 = 0.9 * b1 + 0.1 * statistics.stdev(m2)
+    got = compute("lmpo", **tensors(PW_B, PL_B, LW_B, LL_B, None, None), state=state, **hp).tolist()
+    assert state["a"].item() == pytest.approx(a2, abs=1e-12)
+    assert state["b"].item() == pytest.approx(b2, abs=1e-12)
+    close(got, lmpo_expected(PW_B, PL_B, LW_B, LL_B, a2, b2))
+
+
+def test_lmpo_state_none_is_a_fresh_state_and_not_kept():
+    fresh = compute("lmpo", **tensors(), state={}).tolist()
+    assert compute("lmpo", **tensors(), state=None).tolist() == fresh
+    assert compute("lmpo", **tensors(), state=None).tolist() == fresh  # nothing carried over
+
+
+def test_lmpo_single_pair_on_fresh_state_is_simpo():
+    # One pair: std contributes 0, so b = 0 and the margin is 0 (documented), not NaN.
+    one = tensors([PW[0]], [PL[0]], [LW[0]], [LL[0]], None, None)
+    state: dict = {}
+    got = compute("lmpo", **one, state=state, beta=2.0, gamma_beta_ratio=0.5).tolist()
+    close(got, [-log_sigmoid(2.0 * (SW[0] - SL[0]) - 1.0)])
+    assert state["b"].item() == 0.0
+    assert state["a"].item() == pytest.approx(0.1 * lmpo_m(SW[0], SL[0], LW[0], LL[0]))
+
+
+def test_lmpo_lambda_zero_is_simpo():
+    close(run("lmpo", beta=2.0, gamma_beta_ratio=0.5, lmpo_lambda=0.0), run("simpo", beta=2.0, gamma_beta_ratio=0.5))
+
+
+def test_lmpo_state_survives_torch_save():
+    state: dict = {}
+    compute("lmpo", **tensors(), state=state)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    loaded = torch.load(buf, weights_only=True)
+    assert set(loaded) == {"a", "b"} and all(isinstance(v, torch.Tensor) for v in loaded.values())
+    after_loaded = compute("lmpo", **tensors(), state=loaded).tolist()
+    assert compute("lmpo", **tensors(), state=state).tolist() == after_loaded
+
+
+def test_lmpo_gradient_stops_at_the_margin():
+    beta, gbr = 2.0, 0.5
+    x = tensors(grad=True)
+    state: dict = {}
+    compute("lmpo", **x, state=state, beta=beta, gamma_beta_ratio=gbr).sum().backward()
+    a, b = state["a"].item(), state["b"].item()
+    # With M a fixed number, d/dpw [-log sigma(beta (pw/Lw - sl) - beta gbr - M)] = -(1 - sigma(u)) beta / Lw.
+    expected = []
+    for pw, pl, lw, ll in zip(PW, PL, LW, LL):
+        margin = 0.2 * (lmpo_m(pw / lw, pl / ll, lw, ll) - a) / b
+        u = beta * (pw / lw - pl / ll) - beta * gbr - margin
+        expected.append(-(1 - sigmoid(u)) * beta / lw)
+    close(x["chosen_logps"].grad.tolist(), expected)
+
+
+# ---- AMaPO ---------------------------------------------------------------------------------------------
+
+
+def amapo_margins(m: list[float], beta: float) -> list[float]:
+    mu, s = statistics.mean(m), statistics.stdev(m)
+    return [beta * math.exp((mu - v) / s * mu) if v < mu else 0.0 for v in m]
+
+
+def test_amapo_hand_values():
+    # m = sw - sl = [-0.5, 1, 1.5], mean 2/3 > 0: only pair 1 (below the mean) gets a margin >= beta.
+    m = [-0.5, 1.0, 1.5]
+    mu = 2 / 3
+    s = math.sqrt(((-0.5 - mu) ** 2 + (1 - mu) ** 2 + (1.5 - mu) ** 2) / 2)
+    margin1 = 2.0 * math.exp((mu + 0.5) / s * mu)
+    assert amapo_margins(m, 2.0) == pytest.approx([margin1, 0.0, 0.0])
+    expected = [-log_sigmoid(2.0 * -0.5 - margin1), -log_sigmoid(2.0), -log_sigmoid(3.0)]
+    close(run("amapo", beta=2.0), expected)
+    eps = 0.1
+    logits = [2.0 * -0.5 - margin1, 2.0, 3.0]
+    close(run("amapo", beta=2.0, label_smoothing=eps),
+          [-(1 - eps) * log_sigmoid(v) - eps * log_sigmoid(-v) for v in logits])
+
+
+def test_amapo_negative_batch_mean_follows_the_code():
+    # m = [-1, -0.2, 0.1] (mean < 0): the code gates on m < mean, so pair 1 gets a margin in (0, beta).
+    sw, sl, n = [-2.0, -2.2, -1.9], [-1.0, -2.0, -2.0], [4, 4, 4]
+    pw, pl = [v * 4 for v in sw], [v * 4 for v in sl]
+    m = [a - b for a, b in zip(sw, sl)]
+    margins = amapo_margins(m, 3.0)
+    assert 0 < margins[0] < 3.0 and margins[1:] == [0.0, 0.0]
+    got = compute("amapo", **tensors(pw, pl, n, n, None, None), beta=3.0).tolist()
+    close(got, [-log_sigmoid(3.0 * v - g) for v, g in zip(m, margins)])
+
+
+def test_amapo_single_pair_is_plain_sigmoid():
+    one = tensors([PW[0]], [PL[0]], [LW[0]], [LL[0]], None, None)
+    close(compute("amapo", **one, beta=2.0).tolist(), [-log_sigmoid(2.0 * (SW[0] - SL[0]))])
+
+
+def test_amapo_equal_margins_give_no_margin():
+    pw, pl = [-4.4, -8.8, -2.2], [-6.0, -12.0, -3.0]  # sw - sl = -1.1 + 1.5 = 0.4 in all three
+    got = compute("amapo", **tensors(pw, pl, [4, 8, 2], [4, 8, 2], None, None), beta=2.0).tolist()
+    close(got, [-log_sigmoid(2.0 * 0.4)] * 3)
+
+
+def test_amapo_gradient_stops_at_the_margin():
+    x = tensors(grad=True)
+    compute("amapo", **x, beta=2.0).sum().backward()
+    m = [a - b for a, b in zip(SW, SL)]
+    margins = amapo_margins(m, 2.0)
+    expected = [-(1 - sigmoid(2.0 * v - g)) * 2.0 / lw for v, g, lw in zip(m, margins, LW)]
+    close(x["chosen_logps"].grad.tolist(), expected)
+
+
+# ---- DDP: batch statistics over all ranks ------------------------------------------------------------
+
+
+def _ddp_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    part = [0, 1] if rank == 0 else [2]  # unequal shares, as with a smaller last batch
+
+    def pick(v):
+        return [v[i] for i in part]
+
+    x = tensors(pick(PW), pick(PL), pick(LW), pick(LL), None, None)
+    state: dict = {}
+    out = {"amapo": compute("amapo", **x, beta=2.0), "lmpo": compute("lmpo", **x, state=state), **state}
+    torch.save(out, f"{out_dir}/{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_batch_statistics_are_gathered_across_ranks(tmp_path):
+    """Two gloo ranks holding 2 + 1 pairs give the single-process values of the 3-pair batch."""
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2)
+    r0, r1 = (torch.load(tmp_path / f"{r}.pt", weights_only=True) for r in (0, 1))
+    state: dict = {}
+    close(torch.cat([r0["amapo"], r1["amapo"]]).tolist(), run("amapo", beta=2.0))
+    close(torch.cat([r0["lmpo"], r1["lmpo"]]).tolist(), compute("lmpo", **tensors(), state=state).tolist())
+    for r in (r0, r1):
+        assert r["a"].item() == pytest.approx(state["a"].item()) and r["b"].item() == pytest.approx(state["b"].item())
+
+
+# ---- every loss, and the registry ----------------------------------------------------------------
+
+
+def test_all_losses_are_registered():
+    assert set(LOSSES) >= ALL
+
+
+def test_needs_reference_and_stateful_flags():
+    assert {n for n, s in LOSSES.items() if s.needs_reference} == {"dpo", "ipo", "rdpo"}
+    assert {n for n, s in LOSSES.items() if s.stateful} == {"lmpo"}
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_outputs_shapes_detached_rewards_and_scalar_metrics(name):
+    x = tensors(grad=True)
+    state = {} if LOSSES[name].stateful else None
+    out = evaluate(name, PairLogps(*x.values()), state)
+    assert out.losses.shape == (3,) and torch.isfinite(out.losses).all() and out.losses.requires_grad
+    for r in (out.chosen_rewards, out.rejected_rewards):
+        assert r.shape == (3,) and not r.requires_grad
+    assert all(v.dim() == 0 and not v.requires_grad for v in out.metrics.values())
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_docs_summary_and_hparam_help(name):
+    spec = LOSSES[name]
+    assert spec.summary.strip()
+    assert re.search(r"(19|20)\d\d", spec.fn.__doc__), f"{name}'s docstring cites no paper"
+    for f in dataclasses.fields(spec.hparams):
+        assert f.metadata.get("help", "").strip(), f"{name}.{f.name} has no help"
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_unknown_hyperparameter_names_the_accepted_ones(name):
+    spec = LOSSES[name]
+    with pytest.raises(TypeError) as err:
+        compute(name, **tensors(), bogus_knob=1.0)
+    assert all(h in str(err.value) for h in spec.hparam_names())
+
+
+@pytest.mark.parametrize(
+    "name,bad",
+    [
+        ("dpo", {"beta": 0.0}), ("dpo", {"label_smoothing": 0.5}),
+        ("ipo", {"tau": 0.0}), ("ipo", {"tau": -1.0}),
+        ("rdpo", {"beta": -0.1}), ("rdpo", {"alpha": -0.1}),
+        ("simpo", {"beta": 0.0}), ("simpo", {"loss_type": "squared"}),
+        ("cpo", {"beta": 0.0}), ("cpo", {"cpo_alpha": -1.0}),
+        ("orpo", {"orpo_lambda": -0.1}),
+        ("rrhf", {"rrhf_lambda": -1.0}),
+        ("slic", {"slic_delta": -1.0}), ("slic", {"slic_lambda": -1.0}),
+        ("lmpo", {"beta": 0.0}), ("lmpo", {"lmpo_k": 2.5}), ("lmpo", {"lmpo_k": 0}),
+        ("lmpo", {"lmpo_ema": 1.0}), ("lmpo", {"lmpo_lambda": -0.2}),
+        ("amapo", {"beta": 0.0}), ("amapo", {"label_smoothing": 0.5}),
+    ],
+)
+def test_invalid_values_raise(name, bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        compute(name, **tensors(), **bad)
