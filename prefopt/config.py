@@ -111,7 +111,11 @@ def _methods() -> dict:
 
 
 def _help(f: dataclasses.Field) -> str:
-    return (f.metadata or {}).get("help", "")
+    meta = f.metadata or {}
+    bounds = [f"{sym} {meta[k]}" for k, sym in (("gt", ">"), ("ge", ">="), ("lt", "<")) if k in meta]
+    if "choices" in meta:
+        bounds.append(f"one of {list(meta['choices'])}")
+    return meta.get("help", "") + (f" [{', '.join(bounds)}]" if bounds else "")
 
 
 def config_fields(cls: type) -> dict[str, dataclasses.Field]:

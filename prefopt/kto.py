@@ -113,23 +113,19 @@ KTO_LOSS_TYPES = ("kto", "apo_zero_unpaired")
 
 @dataclass
 class KTOParams:
-    beta: float = hp(0.1, "KTO beta: scale of the implied reward beta*log(pi/pi_ref) in the sigmoid (TRL default 0.1).")
-    desirable_weight: float = hp(1.0, "lambda_D: weight of the desirable (chosen) examples' losses; 1 for pairs.")
-    undesirable_weight: float = hp(1.0, "lambda_U: weight of the undesirable (rejected) examples' losses; 1 for pairs.")
+    beta: float = hp(0.1, "KTO beta: scale of the implied reward beta*log(pi/pi_ref) in the sigmoid (TRL default 0.1).",
+                     gt=0)
+    desirable_weight: float = hp(1.0, "lambda_D: weight of the desirable (chosen) examples' losses; 1 for pairs.", ge=0)
+    undesirable_weight: float = hp(1.0, "lambda_U: weight of the undesirable (rejected) examples' losses; 1 for pairs.",
+                                   ge=0)
     loss_type: str = hp("kto", "'kto' (the paper: reference point z0 = batch KL estimate) or 'apo_zero_unpaired' "
-                               "(TRL's unpaired APO-zero: no KL term).")
+                               "(TRL's unpaired APO-zero: no KL term).", choices=KTO_LOSS_TYPES)
     precompute_ref_log_probs: bool = hp(False, "Score the data with the reference once before training (TRL) instead "
                                                "of keeping the reference model in memory.")
 
     def validate(self):
-        if self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
-        if self.desirable_weight < 0 or self.undesirable_weight < 0:
-            raise ValueError("desirable_weight and undesirable_weight must be >= 0")
         if self.desirable_weight == 0 and self.undesirable_weight == 0:
             raise ValueError("desirable_weight and undesirable_weight cannot both be 0")
-        if self.loss_type not in KTO_LOSS_TYPES:
-            raise ValueError(f"loss_type must be one of {KTO_LOSS_TYPES}, got {self.loss_type!r}")
 
 
 def kto_requirements(hparams: KTOParams, args) -> None:

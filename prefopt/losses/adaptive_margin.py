@@ -23,22 +23,17 @@ def _stats_dtype(t: torch.Tensor) -> torch.dtype:
 
 @dataclass
 class LMPOParams:
-    beta: float = hp(2.0, "Reward scale beta: the reward is beta * (mean response log-prob).")
+    beta: float = hp(2.0, "Reward scale beta: the reward is beta * (mean response log-prob).", gt=0)
     gamma_beta_ratio: float = hp(0.25, "SimPO's target margin as gamma/beta (the logit is offset by beta * this).")
-    lmpo_lambda: float = hp(0.2, "Scale lambda of the adaptive margin M = lambda * z-score (code: 0.2; 0 = SimPO).")
+    lmpo_lambda: float = hp(0.2, "Scale lambda of the adaptive margin M = lambda * z-score (code: 0.2; 0 = SimPO).",
+                            ge=0)
     lmpo_k: int = hp(5, "Exponent k of the length-controlled margin (1 - (qw - ql)^k); the released code uses 5.")
-    lmpo_ema: float = hp(0.9, "Decay of the running mean/std of the margin, updated once per micro-batch.")
+    lmpo_ema: float = hp(0.9, "Decay of the running mean/std of the margin, updated once per micro-batch.", ge=0, lt=1)
 
     def validate(self):
-        if self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
-        if self.lmpo_lambda < 0:
-            raise ValueError(f"lmpo_lambda must be >= 0, got {self.lmpo_lambda}")
         # A non-integer power of the possibly negative qw - ql would be NaN.
         if isinstance(self.lmpo_k, bool) or not isinstance(self.lmpo_k, int) or self.lmpo_k < 1:
             raise ValueError(f"lmpo_k must be an integer >= 1, got {self.lmpo_k!r}")
-        if not 0 <= self.lmpo_ema < 1:
-            raise ValueError(f"lmpo_ema must be in [0, 1), got {self.lmpo_ema}")
 
 
 def lmpo_raw_margin(x: PairLogps, k: int) -> torch.Tensor:
@@ -102,14 +97,8 @@ def lmpo(
 
 @dataclass
 class AMaPOParams:
-    beta: float = hp(2.0, "Reward scale beta (README: 2.0 or 3.0); also the scale of the adaptive margin.")
-    label_smoothing: float = hp(0.0, "Label smoothing eps of the sigmoid loss (the code's default 0).")
-
-    def validate(self):
-        if self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
-        if not 0 <= self.label_smoothing < 0.5:
-            raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+    beta: float = hp(2.0, "Reward scale beta (README: 2.0 or 3.0); also the scale of the adaptive margin.", gt=0)
+    label_smoothing: float = hp(0.0, "Label smoothing eps of the sigmoid loss (the code's default 0).", ge=0, lt=0.5)
 
 
 @register("amapo", hparams=AMaPOParams, needs_reference=False)

@@ -83,15 +83,36 @@ class LossSpec:
                 f"loss {self.name!r} has no hyperparameter(s) {unknown}; it takes {self.hparam_names()}"
             )
         hp = self.hparams(**values)
-        check = getattr(hp, "validate", None)
+        check_bounds(hp)
+        check = getattr(hp, "validate", None)  # rules across fields, beyond per-field bounds
         if check is not None:
             check()
         return hp
 
 
-def hp(default, help: str, **kw):
-    """A hyperparameter field with its help text (shown by `--help` and in the config docs)."""
-    return field(default=default, metadata={"help": help, **kw})
+def hp(default, help: str, *, gt=None, ge=None, lt=None, choices=None, **kw):
+    """A hyperparameter field with its help text (shown by `--help`) and its valid range as data:
+    gt / ge / lt bounds and a tuple of choices, checked by `check_bounds` when a config is built."""
+    bounds = {k: v for k, v in (("gt", gt), ("ge", ge), ("lt", lt), ("choices", choices)) if v is not None}
+    return field(default=default, metadata={"help": help, **bounds, **kw})
+
+
+_BOUND_TESTS = {
+    "gt": (lambda v, b: v > b, "> {}"),
+    "ge": (lambda v, b: v >= b, ">= {}"),
+    "lt": (lambda v, b: v < b, "< {}"),
+    "choices": (lambda v, b: v in b, "one of {}"),
+}
+
+
+def check_bounds(params) -> None:
+    """ValueError naming the field, the value and the valid range, for the first field out of its bounds."""
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        for key, (ok, text) in _BOUND_TESTS.items():
+            if key in f.metadata and not ok(value, f.metadata[key]):
+                valid = " and ".join(text.format(f.metadata[k]) for k in _BOUND_TESTS if k in f.metadata)
+                raise ValueError(f"{f.name} must be {valid}, got {value!r}")
 
 
 def sigmoid_loss(logits: torch.Tensor, label_smoothing: float) -> torch.Tensor:

@@ -15,16 +15,10 @@ from .registry import register
 
 @dataclass
 class DPOParams:
-    beta: float = hp(0.1, "KL strength: scale of the implicit reward beta * log(pi/pi_ref).")
+    beta: float = hp(0.1, "KL strength: scale of the implicit reward beta * log(pi/pi_ref).", gt=0)
     label_smoothing: float = hp(
-        0.0, "cDPO: assumed probability eps that a preference label is flipped (0 = plain DPO)."
+        0.0, "cDPO: assumed probability eps that a preference label is flipped (0 = plain DPO).", ge=0, lt=0.5
     )
-
-    def validate(self):
-        if self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
-        if not 0 <= self.label_smoothing < 0.5:
-            raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
 
 
 @register("dpo", hparams=DPOParams, needs_reference=True)
@@ -43,11 +37,7 @@ def dpo(x: PairLogps, state=None, *, beta: float, label_smoothing: float) -> Los
 
 @dataclass
 class IPOParams:
-    tau: float = hp(0.1, "IPO regularisation tau: the target length-averaged log-ratio margin is 1/(2 tau).")
-
-    def validate(self):
-        if self.tau <= 0:
-            raise ValueError(f"tau must be > 0, got {self.tau}")
+    tau: float = hp(0.1, "IPO regularisation tau: the target length-averaged log-ratio margin is 1/(2 tau).", gt=0)
 
 
 @register("ipo", hparams=IPOParams, needs_reference=True)
@@ -70,16 +60,11 @@ def ipo(x: PairLogps, state=None, *, tau: float) -> LossOutput:
 
 @dataclass
 class RDPOParams:
-    beta: float = hp(0.1, "KL strength: scale of the implicit reward beta * log(pi/pi_ref).")
+    beta: float = hp(0.1, "KL strength: scale of the implicit reward beta * log(pi/pi_ref).", gt=0)
     alpha: float = hp(
-        0.05, "Length regulariser: alpha * (Lw - Ll) (token counts) is added to the DPO logit; 0 = plain DPO."
+        0.05, "Length regulariser: alpha * (Lw - Ll) (token counts) is added to the DPO logit; 0 = plain DPO "
+        "(>= 0: a negative alpha would reward length).", ge=0,
     )
-
-    def validate(self):
-        if self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be >= 0 (a negative alpha rewards length), got {self.alpha}")
 
 
 @register("rdpo", hparams=RDPOParams, needs_reference=True)

@@ -15,21 +15,10 @@ from .base import LossOutput, PairLogps, add_chosen_nll, hp, sigmoid_loss
 from .registry import register
 
 
-def _non_negative(**values: float) -> None:
-    for name, value in values.items():
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-
-
 @dataclass
 class CPOParams:
-    beta: float = hp(0.1, "Scale of the preference logit beta * (pw - pl) on summed log-probs.")
-    cpo_alpha: float = hp(1.0, "Weight of the chosen response's token-mean NLL (the paper's BC regulariser).")
-
-    def validate(self):
-        if self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
-        _non_negative(cpo_alpha=self.cpo_alpha)
+    beta: float = hp(0.1, "Scale of the preference logit beta * (pw - pl) on summed log-probs.", gt=0)
+    cpo_alpha: float = hp(1.0, "Weight of the chosen response's token-mean NLL (the paper's BC regulariser).", ge=0)
 
 
 @register("cpo", hparams=CPOParams, needs_reference=False)
@@ -49,10 +38,7 @@ def cpo(x: PairLogps, state=None, *, beta: float, cpo_alpha: float) -> LossOutpu
 
 @dataclass
 class ORPOParams:
-    orpo_lambda: float = hp(0.1, "Weight lambda of the odds-ratio term (TRL's ORPO `beta`).")
-
-    def validate(self):
-        _non_negative(orpo_lambda=self.orpo_lambda)
+    orpo_lambda: float = hp(0.1, "Weight lambda of the odds-ratio term (TRL's ORPO `beta`).", ge=0)
 
 
 def _log_one_minus_exp(s: torch.Tensor) -> torch.Tensor:
@@ -85,10 +71,8 @@ def orpo(x: PairLogps, state=None, *, orpo_lambda: float) -> LossOutput:
 
 @dataclass
 class RRHFParams:
-    rrhf_lambda: float = hp(1.0, "Weight of the chosen response's token-mean NLL (the paper's L_ft weight is 1).")
-
-    def validate(self):
-        _non_negative(rrhf_lambda=self.rrhf_lambda)
+    rrhf_lambda: float = hp(1.0, "Weight of the chosen response's token-mean NLL (the paper's L_ft weight is 1).",
+                            ge=0)
 
 
 @register("rrhf", hparams=RRHFParams, needs_reference=False)
@@ -109,11 +93,8 @@ def rrhf(x: PairLogps, state=None, *, rrhf_lambda: float) -> LossOutput:
 
 @dataclass
 class SLiCParams:
-    slic_delta: float = hp(1.0, "Hinge margin delta on summed log-probs: max(0, delta - (pw - pl)).")
-    slic_lambda: float = hp(0.1, "Weight of the chosen response's token-mean NLL.")
-
-    def validate(self):
-        _non_negative(slic_delta=self.slic_delta, slic_lambda=self.slic_lambda)
+    slic_delta: float = hp(1.0, "Hinge margin delta on summed log-probs: max(0, delta - (pw - pl)).", ge=0)
+    slic_lambda: float = hp(0.1, "Weight of the chosen response's token-mean NLL.", ge=0)
 
 
 @register("slic", hparams=SLiCParams, needs_reference=False)

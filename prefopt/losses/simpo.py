@@ -17,17 +17,12 @@ from .registry import register
 
 @dataclass
 class SimPOParams:
-    beta: float = hp(2.0, "Reward scale beta: the reward is beta * (mean response log-prob).")
+    beta: float = hp(2.0, "Reward scale beta: the reward is beta * (mean response log-prob).", gt=0)
     gamma_beta_ratio: float = hp(0.25, "Target margin as a ratio gamma/beta (the paper's gamma = beta * this).")
-    label_smoothing: float = hp(0.0, "Label smoothing eps for the sigmoid loss (ignored by hinge).")
-    loss_type: str = hp("sigmoid", "'sigmoid' (the paper) or 'hinge' (max(0, 1 - beta z)).")
-    sft_weight: float = hp(0.0, "Weight of the chosen response's token-mean NLL added to the loss.")
-
-    def validate(self):
-        if self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
-        if self.loss_type not in ("sigmoid", "hinge"):
-            raise ValueError(f"loss_type must be 'sigmoid' or 'hinge', got {self.loss_type!r}")
+    label_smoothing: float = hp(0.0, "Label smoothing eps for the sigmoid loss (ignored by hinge).", ge=0, lt=0.5)
+    loss_type: str = hp("sigmoid", "'sigmoid' (the paper) or 'hinge' (max(0, 1 - beta z)).",
+                        choices=("sigmoid", "hinge"))
+    sft_weight: float = hp(0.0, "Weight of the chosen response's token-mean NLL added to the loss.", ge=0)
 
 
 @register("simpo", hparams=SimPOParams, needs_reference=False)
