@@ -54,3 +54,18 @@ lint: setup
 
 clean: ## remove run outputs and caches (keeps .venv)
 	rm -rf outputs .cache
+
+# ---- paper tables: the cell registry results/cells.yaml (README: "Reproducing a table") ----
+.PHONY: list verify gen-make
+
+list: setup ## every paper-table cell with its status (training config, eval entry points, reproduced)
+	@$(PY) -m prefopt.cells list
+
+verify: setup ## results/reproduced vs results/reported -> results/report.md + .png; exit 1 if a number is off
+	@$(PY) -m prefopt.verify $(VERIFY_ARGS)
+
+gen-make: setup ## regenerate make/cells.mk from results/cells.yaml (commit it with the registry)
+	$(PY) scripts/gen_make.py
+
+# `make <cell>` and `make eval-<cell>` for every cell, generated from the registry.
+include make/cells.mk

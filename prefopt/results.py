@@ -1,14 +1,28 @@
-"""The paper-table registry: reported numbers (results/reported/*.csv).
+"""The numbers of the paper-table registry: reported (results/reported/*.csv) and reproduced (results/reproduced/).
 
-Each CSV row is one number a paper (or its repository, or a leaderboard) reports, with the columns
+Each reported CSV row is one number a paper (or its repository, or a leaderboard) reports, with the columns
 `paper, table, setting, method, benchmark, metric, value, source` (see results/reported/README.md for the
 vocabulary). `load_reported()` reads and validates every CSV of the directory; any bad row raises `InputError`
 naming the file and line.
+
+A reproduced result is one JSON file per model and benchmark, `results/reproduced/<run>/<benchmark>.json`, where
+`<run>` is the cell id for a cell's own model, or any other name (e.g. a released checkpoint's id with `/` as
+`--`):
+
+    {"cell": "llama3-instruct-simpo",            # registry cell id (results/cells.yaml); null: not a paper cell
+     "benchmark": "alpacaeval2",                 # = the file name; a benchmark id of results/reported/README.md
+     "metrics": {"lc_win_rate": 44.1, "lc_win_rate_se": 0.9, "win_rate": 40.2, "length": 1811},
+     "manifest": {"model": "outputs/llama3-instruct/simpo", ...}}   # what produced it (prefopt.manifest)
+
+Metric ids and units are those of the reported rows (win rates in %, accuracies in %); `<metric>_se` is the
+run's standard error of `<metric>`. Without a "cell" key the folder name is taken as the cell id when it is one.
+`load_reproduced()` reads every such file; other JSON files (e.g. the demo's metrics_seed0.json) are not results.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -77,7 +91,8 @@ class ReportedRow:
 
     @property
     def cell(self) -> str:
-        """The training cell this number belongs to, `<setting>-<method>` (training_configs/<cell>.yaml)."""
+        """The default cell id `<setting>-<method>`; results/cells.yaml may name a cell otherwise (APO's cells), so
+        look cells up with `prefopt.cells.Registry.cell_of(row)`."""
         return f"{self.setting}-{self.method}"
 
     @property
@@ -86,6 +101,17 @@ class ReportedRow:
 
 
 _DOCS = "results/reported/README.md"
+
+
+def range_problem(metric: str, value: float) -> str | None:
+    """Why `value` is not a valid `metric` value ("is out of range [0.0, 100.0] ..."), or None when it is."""
+    lo, hi = METRIC_RANGES[metric]
+    bad = (lo is not None and value < lo) or (hi is not None and value > hi) or \
+          (metric in _STRICTLY_POSITIVE and value <= 0)
+    if not bad:
+        return None
+    rng = "> 0" if metric in _STRICTLY_POSITIVE else f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+    return f"is out of range {rng} for metric {metric!r}"
 
 
 def _parse_row(rec: dict[str, str], where: str) -> ReportedRow:
@@ -128,14 +154,9 @@ def _parse_row(rec: dict[str, str], where: str) -> ReportedRow:
                              fix="write the number as printed in the source (e.g. 44.7)") from None
         if not math.isfinite(value):
             raise InputError(f"value {text!r} is not finite", where=where)
-        lo, hi = METRIC_RANGES[metric]
-        bad = (lo is not None and value < lo) or (hi is not None and value > hi) or \
-              (metric in _STRICTLY_POSITIVE and value <= 0)
-        if bad:
-            rng = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
-            if metric in _STRICTLY_POSITIVE:
-                rng = "> 0"
-            raise InputError(f"value {text} is out of range {rng} for metric {metric!r}", where=where,
+        problem = range_problem(metric, value)
+        if problem:
+            raise InputError(f"value {text} {problem}", where=where,
                              fix=f"check the transcription and the metric's unit in {_DOCS}")
     return ReportedRow(rec["paper"], rec["table"], rec["setting"], rec["method"], rec["benchmark"], metric,
                        value, source, where=where)
@@ -178,3 +199,64 @@ def load_reported(dir: str | Path | None = None) -> list[ReportedRow]:  # noqa: 
             seen[row.key] = row.where
             rows.append(row)
     return rows
+
+
+# ------------------------------------------------------------------------------------------- reproduced
+
+REPRODUCED_DIR = REPO_ROOT / "results" / "reproduced"
+
+
+@dataclass(frozen=True)
+class ReproducedResult:
+    """One `results/reproduced/<run>/<benchmark>.json`. `cell` is None for a model that is not a paper cell."""
+
+    run: str
+    cell: str | None
+    benchmark: str
+    metrics: dict[str, float]
+    manifest: dict
+    path: Path
+
+    @property
+    def model(self) -> str | None:
+        return self.manifest.get("model")
+
+
+def _parse_reproduced(path: Path, cell_ids: set[str]) -> ReproducedResult:
+    where = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"not a readable JSON file ({e})", where=where) from None
+    fix = "see the format in prefopt/results.py (results/README.md)"
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict) or \
+            not isinstance(data.get("manifest"), dict):
+        raise InputError('expected an object with "metrics" and "manifest" objects', where=where, fix=fix)
+    if data.get("benchmark", path.stem) != path.stem:
+        raise InputError(f"benchmark {data['benchmark']!r} does not match the file name", where=where, fix=fix)
+    run = path.parent.name
+    cell = data["cell"] if "cell" in data else (run if run in cell_ids else None)
+    if cell is not None and cell not in cell_ids:
+        raise InputError(f"unknown cell {cell!r}", where=where,
+                         fix="use a cell id of results/cells.yaml (make list), or null for a model outside the tables")
+    metrics = {}
+    for metric, value in data["metrics"].items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InputError(f"metric {metric!r} = {value!r} is not a finite number", where=where, fix=fix)
+        if metric in METRIC_RANGES and range_problem(metric, value):
+            raise InputError(f"metric {metric!r} = {value} {range_problem(metric, value)}", where=where,
+                             fix=f"write it in the unit of {_DOCS} (win rates and accuracies in %)")
+        metrics[metric] = float(value)
+    return ReproducedResult(run, cell, path.stem, metrics, data["manifest"], path)
+
+
+def load_reproduced(dir: str | Path | None = None, cell_ids: set[str] | frozenset[str] = frozenset()  # noqa: A002
+                    ) -> list[ReproducedResult]:
+    """Every `<dir>/<run>/<benchmark>.json` whose name is a benchmark id (default dir: results/reproduced/).
+
+    `cell_ids` are the registry's cells: a file naming another cell is an error (a typo would otherwise hide a
+    result). A missing directory holds no results.
+    """
+    d = Path(dir) if dir is not None else REPRODUCED_DIR
+    paths = sorted(p for p in d.glob("*/*.json") if p.stem in BENCHMARKS) if d.is_dir() else []
+    return [_parse_reproduced(p, set(cell_ids)) for p in paths]

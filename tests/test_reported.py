@@ -219,6 +219,20 @@ def test_leaderboard_rows_match_source(rows, leaderboard):
     assert round(ours[("llama3-instruct", "simpo", "lc_win_rate")].value, 2) == 44.65
 
 
+def test_every_princeton_nlp_leaderboard_model_is_transcribed(rows):
+    """The website leaderboard links each model to its checkpoint: every princeton-nlp one has its rows here,
+    with the same LC and raw win rates as the repository CSV."""
+    website = LEADERBOARD_CSV.with_name("website_" + LEADERBOARD_CSV.name)
+    with open(_need(website), newline="") as fh:
+        recs = {rec["name"]: rec for rec in csv.DictReader(fh) if "huggingface.co/princeton-nlp/" in rec["link"]}
+    assert set(recs) == {"gemma-2-9b-it-SimPO", "gemma-2-9b-it-DPO", "Llama-3-Instruct-8B-SimPO"}
+    ours = {(r.setting, r.method, r.metric): r.value for r in rows if r.source == LEADERBOARD_SOURCE}
+    for name, rec in recs.items():
+        setting, method = _LB_MODELS[name]
+        assert ours[(setting, method, "lc_win_rate")] == float(rec["length_controlled_winrate"]), name
+        assert ours[(setting, method, "win_rate")] == float(rec["win_rate"]), name
+
+
 def test_readme_vs_leaderboard_discrepancies_are_the_documented_ones(by_key, rows):
     tables = {"gemma2-it": "readme-gemma"}
     found = set()
