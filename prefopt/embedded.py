@@ -20,19 +20,22 @@ from pathlib import Path
 
 import torch
 
-from .config import PreferenceConfig, SFTConfig, build_config, config_hash, explicit_values, load_raw
+from .config import build_config, config_class, config_hash, explicit_values, load_raw
 from .manifest import REPO_ROOT, write_json
 
 logger = logging.getLogger("prefopt.embedded")
 CONFIGS = REPO_ROOT / "training_configs" / "tiny"
 SFT_METHODS = {"sft", "rft"}  # trained by scripts/run_sft.py's entry point; everything else by run_po.py's
+# Runs that only produce something a later method needs (sams-pretrain: the SamS scheduler's weights, loaded by
+# dpo-sams from the sibling folder; its policy is the frozen SFT model): trained, not evaluated as table rows.
+AUXILIARY = {"sams-pretrain"}
 
 
 def tiny_config(name: str, **overrides):
     """(model_args, data_args, args) of training_configs/tiny/<name>.yaml with overrides applied."""
     raw, source = load_raw([str(CONFIGS / f"{name}.yaml")])
     raw.update(overrides)
-    return build_config(raw, source, SFTConfig if name in SFT_METHODS else PreferenceConfig)
+    return build_config(raw, source, config_class(raw))
 
 
 def finished_with_same_config(config) -> bool:
@@ -169,6 +172,7 @@ def run_chain(seed: int, work: Path, methods: list[str]) -> dict:
 
     max_length = tiny_config("dpo")[1].max_length
     rows = []
+    runs = {m: d for m, d in runs.items() if m not in AUXILIARY}
     for name, model_dir in [("sft", sft_dir), *runs.items()]:
         logger.info("evaluating %s", name)
         row = {"method": name, **task_accuracy(model_dir, task, "test"),
@@ -186,7 +190,7 @@ COLUMNS = [("accuracy", "test accuracy"), ("carry_accuracy", "carry"), ("no_carr
            ("pref_acc_mean_logp", "pref. acc. (mean log-prob)"), ("pref_acc_logratio_vs_sft", "pref. acc. (log-ratio vs SFT)")]
 DISPLAY = {"sft": "SFT", "rft": "RFT (SFT on chosen)", "dpo": "DPO", "simpo": "SimPO", "ipo": "IPO", "rdpo": "R-DPO",
            "cpo": "CPO", "orpo": "ORPO", "rrhf": "RRHF", "slic": "SLiC-HF", "lmpo": "LMPO", "amapo": "AMaPO",
-           "kto": "KTO", "cdpo": "cDPO"}
+           "kto": "KTO", "cdpo": "cDPO", "dpo-sams": "DPO + SamS", "dpo-random-half": "DPO (random 50%)"}
 
 
 def aggregate(results: list[dict]) -> list[dict]:

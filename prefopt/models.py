@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -26,6 +27,14 @@ def resolve(name: str) -> str:
     return str(build_tiny(size, "char") if task == "addition" else build_tiny(size, "bpe"))
 
 
+def _check_local(name: str, field: str = "model_name_or_path") -> None:
+    """A name written as a path (/x, ./x, ~/x, x/y/z) must exist: say so instead of a hub-id error."""
+    looks_local = name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
+    if looks_local and not os.path.exists(os.path.expanduser(name)):
+        raise InputError(f"{field}: model folder {name} does not exist",
+                         fix="check the path (relative paths are read from the current directory), or give a hub id")
+
+
 def _offline_hint(name: str, err: Exception) -> InputError:
     local = os.path.exists(name)
     what = f"cannot load {name!r}: {str(err).splitlines()[0][:300]}"
@@ -42,6 +51,7 @@ def load_tokenizer(model_args):
     from transformers import AutoTokenizer  # noqa: PLC0415
 
     name = resolve(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
+    _check_local(name, "tokenizer_name_or_path" if model_args.tokenizer_name_or_path else "model_name_or_path")
     try:
         tok = AutoTokenizer.from_pretrained(name, revision=model_args.model_revision,
                                             trust_remote_code=model_args.trust_remote_code)
@@ -56,10 +66,33 @@ def load_tokenizer(model_args):
     return tok
 
 
+@contextlib.contextmanager
+def without_zero3_init():
+    """Load a full, unpartitioned copy even when the run uses DeepSpeed ZeRO-3.
+
+    The frozen reference that fills the log-prob cache runs on rank 0 alone (the other ranks wait for the cache).
+    Under ZeRO-3, transformers would build it inside `deepspeed.zero.Init`, whose collectives wait for ranks
+    that are waiting for rank 0: a deadlock (measured on CPU with 2 ranks). transformers keeps the switch in a
+    module-level weak reference; it is cleared for the duration and restored after.
+    """
+    try:
+        from transformers.integrations import deepspeed as hf_ds  # noqa: PLC0415
+    except ImportError:
+        yield
+        return
+    saved = hf_ds._hf_deepspeed_config_weak_ref
+    hf_ds._hf_deepspeed_config_weak_ref = None
+    try:
+        yield
+    finally:
+        hf_ds._hf_deepspeed_config_weak_ref = saved
+
+
 def load_model(name: str, model_args):
     from transformers import AutoModelForCausalLM  # noqa: PLC0415
 
     name = resolve(name)
+    _check_local(name, "model_name_or_path" if name == model_args.model_name_or_path else "reference_model_name_or_path")
     if model_args.trust_remote_code:
         logger.warning("trust_remote_code is ON for %s (opted in by the config)", name)
     kwargs = {"revision": model_args.model_revision, "trust_remote_code": model_args.trust_remote_code,

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from datasets import Dataset
 from transformers import Trainer, TrainerCallback, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from . import data as pdata
+from .checkpoint import COMPLETE_FILE, is_complete, last_complete_checkpoint, make_checkpoints_atomic
 from .config import config_hash, explicit_values
 from .errors import InputError
 from .manifest import build_manifest, update_manifest, write_json
-from .models import load_model, load_tokenizer, local_folder
+from .models import load_model, load_tokenizer, local_folder, without_zero3_init
 from .refcache import ReferenceCache, compute_logps, weights_fingerprint
 
 logger = logging.getLogger("prefopt")
@@ -39,13 +39,15 @@ def resume_checkpoint(args) -> str | None:
     if args.resume != "auto":
         if not os.path.isdir(args.resume):
             raise InputError(f"resume checkpoint {args.resume} does not exist", fix="use resume: auto or never")
+        if not is_complete(args.resume):
+            raise InputError(f"resume checkpoint {args.resume} was not completely written (no {COMPLETE_FILE})",
+                             fix="pick an earlier checkpoint-N, or use resume: auto (it skips incomplete ones)")
         return args.resume
-    if os.path.isdir(args.output_dir):
-        last = get_last_checkpoint(args.output_dir)
-        if last:
-            logger.info("resuming from %s", last)
-        return last
-    return None
+    # Only checkpoints every rank finished writing count (prefopt.checkpoint); rank 0 sets newer ones aside.
+    last = last_complete_checkpoint(args.output_dir, set_aside=args.process_index == 0)
+    if last:
+        logger.info("resuming from %s", last)
+    return last
 
 
 def start_manifest(kind: str, model_args, data_args, args) -> Path:
@@ -97,8 +99,15 @@ def task_callbacks(args, tokenizer) -> list:
     from .toy import get_task  # noqa: PLC0415
 
     out = Path(args.output_dir) / "task_eval.jsonl"
-    if args.process_index == 0 and resume_checkpoint(args) is None and out.exists():
-        out.unlink()
+    if args.process_index == 0 and out.exists():
+        resume = resume_checkpoint(args)
+        if resume is None:
+            out.unlink()
+        elif Path(resume).name.rsplit("-", 1)[-1].isdigit():
+            # rows the killed run wrote after its checkpoint are written again by the resumed one: drop them
+            step = int(Path(resume).name.rsplit("-", 1)[-1])
+            rows = [r for r in out.read_text().splitlines() if r.strip() and json.loads(r).get("step", 0) <= step]
+            out.write_text("".join(r + "\n" for r in rows))
     return [TaskEvalCallback(get_task(args.task_eval), tokenizer, args.task_eval_split, args.task_eval_steps, out)]
 
 
@@ -126,7 +135,11 @@ def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, refere
     collator = pdata.PairCollator(pad_token_id=tokenizer.pad_token_id)
 
     def compute():
-        model = reference if reference is not None else load_model(ref_name, model_args)
+        if reference is not None:
+            model = reference
+        else:
+            with without_zero3_init():  # rank 0 alone runs it: no ZeRO-3 partitioning (prefopt.models)
+                model = load_model(ref_name, model_args)
         from .trainer import disable_dropout  # noqa: PLC0415
 
         disable_dropout(model)
@@ -152,6 +165,9 @@ def train_preference(model_args, data_args, args) -> dict:
     from .losses import get_loss  # noqa: PLC0415
     from .trainer import PreferenceTrainer  # noqa: PLC0415
 
+    if args.loss in EXTERNAL_TRAINERS and args.scheduler:
+        raise InputError(f"loss {args.loss!r} has its own trainer, which takes no sample scheduler",
+                         fix="remove the scheduler block, or use a pairwise loss")
     if args.loss in EXTERNAL_TRAINERS:  # the one dispatch point: same config, manifest and outputs (prefopt.kto)
         return EXTERNAL_TRAINERS[args.loss].train(model_args, data_args, args)
     setup_logging(args)
@@ -183,7 +199,10 @@ def train_preference(model_args, data_args, args) -> dict:
 
 def _train_and_save(trainer: Trainer, args, tokenizer, manifest: Path, data_report: dict) -> dict:
     if args.process_index == 0:
-        update_manifest(manifest, data=data_report)
+        launch = {"world_size": args.world_size, "distributed_type": trainer.accelerator.distributed_type.value,
+                  "global_batch": args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps}
+        update_manifest(manifest, data=data_report, launch=launch)
+    make_checkpoints_atomic(trainer)
     result = trainer.train(resume_from_checkpoint=resume_checkpoint(args))
     metrics = dict(result.metrics)
     if trainer.eval_dataset is not None:

@@ -3,10 +3,15 @@
 It knows no loss by name. The loss's registry entry (`prefopt.losses.LossSpec`) says whether reference
 log-probs are needed and whether the loss keeps state; the trainer supplies them, runs ONE concatenated
 forward per step (`prefopt.logprobs.pair_forward`), and logs the metrics the papers log.
+
+An optional sample scheduler (config block `scheduler:`, `prefopt.sams.SampleSchedulerHook`) turns the per-pair
+losses into a weighted sum: it sees the same forward's per-pair losses and hidden states and returns per-pair
+weights (0 for pairs that get no gradient). Without it the loss is the plain mean.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import defaultdict
 
@@ -19,6 +24,7 @@ from .logprobs import pair_forward
 from .losses import PairLogps, get_loss
 
 STATE_FILE = "prefopt_loss_state.pt"
+SCHEDULER_STATE_FILE = "prefopt_scheduler_state.pt"
 
 
 def disable_dropout(model: nn.Module) -> None:
@@ -55,6 +61,12 @@ class PreferenceTrainer(Trainer):
         super().__init__(model=model, args=args, data_collator=data_collator, train_dataset=train_dataset,
                          eval_dataset=eval_dataset, processing_class=processing_class, **kwargs)
         self.model_accepts_loss_kwargs = False
+        self.sample_scheduler = None
+        if getattr(args, "scheduler", None):
+            from .sams import SampleSchedulerHook  # noqa: PLC0415
+
+            self.sample_scheduler = SampleSchedulerHook(args.scheduler, model.config.hidden_size, self.args.device,
+                                                        args.output_dir, seed=args.seed)
         self.ref_model = None
         if self.loss_spec.needs_reference:
             for name, ds in (("train", train_dataset), ("eval", eval_dataset)):
@@ -70,8 +82,8 @@ class PreferenceTrainer(Trainer):
                 self.ref_model = ref_model.to(self.args.device)
 
     # ---- the loss -------------------------------------------------------------------------------
-    def pair_logps(self, model, inputs) -> tuple[PairLogps, object]:
-        chosen, rejected, lc, lr, out = pair_forward(model, inputs, self.args.logp_chunk_size)
+    def pair_logps(self, model, inputs, output_hidden_states: bool = False) -> tuple[PairLogps, object]:
+        chosen, rejected, lc, lr, out = pair_forward(model, inputs, self.args.logp_chunk_size, output_hidden_states)
         ref_c, ref_r = inputs.get("ref_chosen_logps"), inputs.get("ref_rejected_logps")
         if self.loss_spec.needs_reference and ref_c is None:
             with torch.no_grad():
@@ -80,11 +92,24 @@ class PreferenceTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         mode = "train" if model.training else "eval"
-        x, outputs = self.pair_logps(model, inputs)
-        # Evaluation must not move a stateful loss's running statistics: it sees a copy.
-        state = self.loss_state if mode == "train" or self.loss_state is None else dict(self.loss_state)
-        result = self.loss_spec.fn(x, state, **self.loss_hparams)
-        loss = result.losses.mean()
+        hook = self.sample_scheduler if mode == "train" else None
+        with torch.no_grad() if hook is not None and hook.frozen_policy else contextlib.nullcontext():
+            x, outputs = self.pair_logps(model, inputs, output_hidden_states=hook is not None and hook.needs_hidden_states)
+            # Evaluation must not move a stateful loss's running statistics: it sees a copy.
+            state = self.loss_state if mode == "train" or self.loss_state is None else dict(self.loss_state)
+            result = self.loss_spec.fn(x, state, **self.loss_hparams)
+        if hook is None:
+            loss = result.losses.mean()
+        else:
+            weights = hook.weights(outputs.hidden_states, inputs["response_mask"], x, result)
+            outputs.hidden_states = None
+            loss = hook.loss(weights, result.losses)
+            if hook.frozen_policy:  # scheduler pretraining: nothing flows back into the policy
+                loss = torch.zeros((), device=loss.device, requires_grad=True)
+            m = self._metrics[mode]
+            m["loss_all_pairs"].append(result.losses.detach().mean().item())
+            for key, value in hook.metrics.items():
+                m[key].append(value)
         self._record(mode, x, result)
         return (loss, outputs) if return_outputs else loss
 
@@ -123,6 +148,9 @@ class PreferenceTrainer(Trainer):
         if self.loss_state is not None and self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
             torch.save(self.loss_state, os.path.join(folder, STATE_FILE))
+        if self.sample_scheduler is not None and self.args.should_save:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+            torch.save(self.sample_scheduler.state_dict(), os.path.join(folder, SCHEDULER_STATE_FILE))
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
         super()._load_from_checkpoint(resume_from_checkpoint, model)
@@ -130,3 +158,12 @@ class PreferenceTrainer(Trainer):
         if self.loss_state is not None and os.path.exists(path):
             self.loss_state.clear()
             self.loss_state.update(torch.load(path, weights_only=True))
+        path = os.path.join(resume_from_checkpoint, SCHEDULER_STATE_FILE)
+        if self.sample_scheduler is not None and os.path.exists(path):
+            self.sample_scheduler.load_state_dict(torch.load(path, weights_only=True))
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
+        """The model, plus the scheduler's networks on the final save (a pretraining run's product)."""
+        super().save_model(output_dir, _internal_call)
+        if self.sample_scheduler is not None and not _internal_call and self.args.should_save:
+            self.sample_scheduler.save_weights(output_dir or self.args.output_dir)

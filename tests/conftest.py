@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+# Nothing is downloaded during tests, however pytest is started (`make test` exports the same variables):
+# set before any test module imports huggingface_hub, which reads them once at import.
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+
 # ---- shared data (../shared/data beside the checkout) -------------------------------------------
 
 SHARED_DATA_ENV = "PREFOPT_SHARED_DATA"
@@ -108,3 +113,40 @@ def make_tiny_tokenizer(chat_template: str | None = CHAT_TEMPLATE, *, bos: bool 
 def tiny_tokenizer():
     """Byte-level BPE (~600 tokens) with <|pad|>=0 <|bos|>=1 <|eos|>=2 <|system|>=3 <|user|>=4 <|assistant|>=5."""
     return make_tiny_tokenizer()
+
+
+# ---- a tiny model and synthetic addition pairs (trainer, KTO, SamS, resume and DDP tests) --------------
+
+def addition_pair_rows(prompts, rng) -> list[dict]:
+    """Pairs a randomly initialised model can learn: chosen = the sum, rejected = the sum + one more digit
+    (the preference is 'stop after the answer')."""
+    from prefopt.toy import AdditionTask
+
+    task, rows = AdditionTask(), []
+    for p in prompts:
+        a, b = (int(x) for x in p.rstrip("=").split("+"))
+        rows.append({"prompt": [{"role": "user", "content": p}],
+                     "chosen": [{"role": "assistant", "content": task.answer(a, b)}],
+                     "rejected": [{"role": "assistant", "content": task.answer(a, b) + rng.choice("0123456789")}]})
+    return rows
+
+
+def tiny_model_and_pairs(root, n_train: int, n_test: int = 0):
+    """(model_dir, data_dir): the 0.2M char-level tiny Llama built in root/tiny, and root/pairs/{train,test}.jsonl
+    from the first n_train 'pairs' prompts and the first n_test 'val' prompts (one rng, seed 0, train first)."""
+    import json
+    import random
+
+    from prefopt.tiny import build_tiny
+    from prefopt.toy import AdditionTask
+
+    model_dir = build_tiny("0.2m", "char", cache_dir=root / "tiny")
+    splits, rng = AdditionTask().splits(), random.Random(0)
+    data = root / "pairs"
+    data.mkdir(exist_ok=True)
+    for name, prompts in (("train", splits["pairs"][:n_train]), ("test", splits["val"][:n_test])):
+        if prompts:
+            with open(data / f"{name}.jsonl", "w") as f:
+                for r in addition_pair_rows(prompts, rng):
+                    f.write(json.dumps(r) + "\n")
+    return model_dir, data

@@ -2,7 +2,7 @@
 
 import pytest
 
-from prefopt.config import ModelArguments, PreferenceConfig, SFTConfig, describe, parse_config
+from prefopt.config import ModelArguments, PreferenceConfig, config_class, describe, load_raw, parse_config
 from prefopt.errors import InputError
 
 BASE = """
@@ -88,5 +88,5 @@ def test_every_tiny_config_parses():
 
     root = Path(__file__).resolve().parents[1] / "training_configs" / "tiny"
     for path in sorted(root.glob("*.yaml")):
-        cls = SFTConfig if path.stem.startswith("sft") else PreferenceConfig
-        parse_config([str(path), "--output_dir=/tmp/prefopt-test-cfg"], cls)
+        raw, _ = load_raw([str(path)])
+        parse_config([str(path), "--output_dir=/tmp/prefopt-test-cfg"], config_class(raw))

@@ -2,31 +2,20 @@
 registered loss, unrunnable configs are short errors, tokenization matches TRL's own, and a tiny model learns."""
 
 import json
-import random
 from pathlib import Path
 
 import pytest
-from test_trainer import MAX_LEN, _heldout_margin_accuracy, _pair_rows
+from conftest import tiny_model_and_pairs
+from test_trainer import MAX_LEN, _heldout_margin_accuracy
 
 from prefopt.config import DataArguments, ModelArguments, PreferenceConfig, build_config, describe, parse_config
 from prefopt.errors import InputError
-from prefopt.tiny import build_tiny
-from prefopt.toy import AdditionTask
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("kto")
-    model_dir = build_tiny("0.2m", "char", cache_dir=root / "tiny")
-    task = AdditionTask()
-    splits = task.splits()
-    rng = random.Random(0)
-    data = root / "pairs"
-    data.mkdir()
-    for name, prompts in (("train", splits["pairs"][:256]), ("test", splits["val"][:64])):
-        with open(data / f"{name}.jsonl", "w") as f:
-            for r in _pair_rows(task, prompts, rng):
-                f.write(json.dumps(r) + "\n")
+    model_dir, data = tiny_model_and_pairs(root, 256, 64)
     return root, model_dir, data
 
 

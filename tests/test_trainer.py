@@ -2,47 +2,24 @@
 happens (held-out preference accuracy rises), and the reference cache is exact and reused."""
 
 import json
-import random
 
 import pytest
 import torch
+from conftest import tiny_model_and_pairs
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from prefopt import refcache
 from prefopt.config import PreferenceConfig, build_config
 from prefopt.data import PairCollator, load_pairs, tokenize_pairs
 from prefopt.losses import PairLogps, evaluate
-from prefopt.tiny import build_tiny
-from prefopt.toy import AdditionTask
 
 MAX_LEN = 24
-
-
-def _pair_rows(task, prompts, rng):
-    rows = []
-    for p in prompts:
-        a, b = (int(x) for x in p.rstrip("=").split("+"))
-        # A learnable preference for a randomly initialised model: stop after the sum (rejected runs on).
-        wrong = task.answer(a, b) + rng.choice("0123456789")
-        rows.append({"prompt": [{"role": "user", "content": p}],
-                     "chosen": [{"role": "assistant", "content": task.answer(a, b)}],
-                     "rejected": [{"role": "assistant", "content": wrong}]})
-    return rows
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("trainer")
-    model_dir = build_tiny("0.2m", "char", cache_dir=root / "tiny")
-    task = AdditionTask()
-    splits = task.splits()
-    rng = random.Random(0)
-    data = root / "pairs"
-    data.mkdir()
-    for name, prompts in (("train", splits["pairs"][:256]), ("test", splits["val"][:64])):
-        with open(data / f"{name}.jsonl", "w") as f:
-            for r in _pair_rows(task, prompts, rng):
-                f.write(json.dumps(r) + "\n")
+    model_dir, data = tiny_model_and_pairs(root, 256, 64)
     return root, model_dir, data
 
 
