@@ -57,25 +57,27 @@ def is_complete(folder: str) -> bool:
     return os.path.isfile(os.path.join(folder, COMPLETE_FILE))
 
 
+def checkpoint_step(path: str) -> int | None:
+    """N of a `checkpoint-N` folder path, else None."""
+    m = _CHECKPOINT.match(os.path.basename(os.path.normpath(path)))
+    return int(m[1]) if m else None
+
+
 def checkpoints(output_dir: str) -> list[tuple[int, str]]:
     """(step, path) of every checkpoint-N folder in output_dir, oldest first."""
     if not os.path.isdir(output_dir):
         return []
-    found = []
-    for name in os.listdir(output_dir):
-        m = _CHECKPOINT.match(name)
-        if m and os.path.isdir(os.path.join(output_dir, name)):
-            found.append((int(m.group(1)), os.path.join(output_dir, name)))
-    return sorted(found)
+    paths = [os.path.join(output_dir, name) for name in os.listdir(output_dir)]
+    return sorted((checkpoint_step(p), p) for p in paths if checkpoint_step(p) is not None and os.path.isdir(p))
 
 
 def last_complete_checkpoint(output_dir: str, set_aside: bool = True) -> str | None:
     """The newest complete checkpoint. Incomplete ones newer than it are renamed out of the way (main process)."""
     found = checkpoints(output_dir)
-    complete = [path for _, path in found if is_complete(path)]
-    last = complete[-1] if complete else None
+    complete = [(step, path) for step, path in found if is_complete(path)]
+    last_step, last = complete[-1] if complete else (-1, None)
     for step, path in found:
-        if not is_complete(path) and (last is None or step > int(_CHECKPOINT.match(os.path.basename(last))[1])):
+        if step > last_step and not is_complete(path):
             if set_aside:
                 aside = os.path.join(output_dir, f"incomplete-checkpoint-{step}")
                 suffix = 0

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable
 
 from .errors import InputError
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """The one log format of every prefopt entry point (training scripts, demo, mini-table, rm-demo)."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=level)
 
 
 def main(run: Callable[[list[str]], object], usage: str, help_text: Callable[[], str]) -> int:

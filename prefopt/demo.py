@@ -15,15 +15,11 @@ curves.png over every seed run so far (`make demo SEED=1` adds a seed).
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from pathlib import Path
 
-import torch
-
-from .embedded import CONFIGS, aggregate, load_results, plot_curves, render_markdown, run_chain
-from .errors import InputError
-from .manifest import REPO_ROOT, build_manifest, write_json
+from .cli import configure_logging
+from .embedded import aggregate, load_results, plot_curves, render_markdown, run_seeds
+from .manifest import REPO_ROOT
 
 METHODS = ["dpo", "simpo", "rft"]
 
@@ -57,20 +53,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO_ROOT / "results" / "reproduced" / "demo"))
     parser.add_argument("--work", default=str(REPO_ROOT / "outputs" / "demo"), help="checkpoints and data")
     args = parser.parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-                        level=logging.INFO)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    configure_logging()
     out = Path(args.out)
-    configs = {n: (CONFIGS / f"{n}.yaml").read_text() for n in ("sft", *METHODS)}
-    for seed in args.seed:
-        try:
-            result = run_chain(seed, Path(args.work) / f"seed{seed}", METHODS)
-        except InputError as e:  # a short message naming the file and the fix, not a traceback
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        manifest = build_manifest("demo", config={"tiny_configs": configs}, seed=seed)
-        write_json(out / f"metrics_seed{seed}.json", {**result, "manifest": manifest})
-        print(f"seed {seed}: wall {result['wall_s']:.0f} s")
+    if run_seeds("demo", args.seed, METHODS, out, Path(args.work)):
+        return 2
     table = write_report(out)
     print("\n" + table + f"\n\nwrote {out}/table.md, curves.png and metrics_seed<N>.json")
     return 0

@@ -15,13 +15,15 @@ import logging
 import math
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from .config import build_config, config_class, config_hash, explicit_values, load_raw
-from .manifest import REPO_ROOT, write_json
+from .errors import InputError
+from .manifest import REPO_ROOT, build_manifest, write_json
 
 logger = logging.getLogger("prefopt.embedded")
 CONFIGS = REPO_ROOT / "training_configs" / "tiny"
@@ -107,26 +109,41 @@ def _run_hash(run_dir: Path) -> str | None:
     return json.loads(path.read_text()).get("config_hash") if path.exists() else None
 
 
-@torch.no_grad()
-def preference_accuracy(model_dir: Path, ref_dir: Path, pairs_dir: Path, max_length: int) -> dict:
-    """Held-out pairs ranked by two method-neutral scores: mean log-prob, and log-ratio against the SFT model."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+class HeldOutPairs:
+    """The held-out pairs, tokenized once, with the SFT model's log-probs computed once: every method is then
+    ranked by two method-neutral scores, mean log-prob and log-ratio against the SFT model."""
 
-    from .data import PairCollator, load_pairs, tokenize_pairs  # noqa: PLC0415
-    from .refcache import compute_logps  # noqa: PLC0415
+    def __init__(self, sft_dir: Path, pairs_dir: Path, max_length: int):
+        from transformers import AutoTokenizer  # noqa: PLC0415
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    rows, _ = tokenize_pairs(load_pairs(str(pairs_dir), split="test"), tok, max_length=max_length,
-                             max_prompt_length=max_length // 2)
-    collator = PairCollator(pad_token_id=tok.pad_token_id)
-    lengths_c = torch.tensor([len(r["chosen_ids"]) for r in rows], dtype=torch.float32)
-    lengths_r = torch.tensor([len(r["rejected_ids"]) for r in rows], dtype=torch.float32)
-    pc, pr = compute_logps(AutoModelForCausalLM.from_pretrained(model_dir), rows, collator, batch_size=64)
-    out = {"pref_acc_mean_logp": ((pc / lengths_c) > (pr / lengths_r)).float().mean().item(), "n_pairs": len(rows)}
-    if Path(model_dir) != Path(ref_dir):  # against itself every log-ratio is 0: no ranking to report
-        rc, rr = compute_logps(AutoModelForCausalLM.from_pretrained(ref_dir), rows, collator, batch_size=64)
-        out["pref_acc_logratio_vs_sft"] = ((pc - rc) > (pr - rr)).float().mean().item()
-    return out
+        from .data import PairCollator, load_pairs, tokenize_pairs  # noqa: PLC0415
+
+        # Every run keeps the SFT model's tokenizer, so the SFT folder's tokenizes the pairs for all of them.
+        tok = AutoTokenizer.from_pretrained(sft_dir)
+        self.rows, _ = tokenize_pairs(load_pairs(str(pairs_dir), split="test"), tok, max_length=max_length,
+                                      max_prompt_length=max_length // 2)
+        self.collator = PairCollator(pad_token_id=tok.pad_token_id)
+        self.lengths_c = torch.tensor([len(r["chosen_ids"]) for r in self.rows], dtype=torch.float32)
+        self.lengths_r = torch.tensor([len(r["rejected_ids"]) for r in self.rows], dtype=torch.float32)
+        self.sft_dir = Path(sft_dir)
+        self.sft_logps = self._logps(sft_dir)
+
+    @torch.no_grad()
+    def _logps(self, model_dir: Path):
+        from transformers import AutoModelForCausalLM  # noqa: PLC0415
+
+        from .refcache import compute_logps  # noqa: PLC0415
+
+        return compute_logps(AutoModelForCausalLM.from_pretrained(model_dir), self.rows, self.collator, batch_size=64)
+
+    def accuracy(self, model_dir: Path) -> dict:
+        pc, pr = self.sft_logps if Path(model_dir) == self.sft_dir else self._logps(model_dir)
+        out = {"pref_acc_mean_logp": ((pc / self.lengths_c) > (pr / self.lengths_r)).float().mean().item(),
+               "n_pairs": len(self.rows)}
+        if Path(model_dir) != self.sft_dir:  # against itself every log-ratio is 0: no ranking to report
+            rc, rr = self.sft_logps
+            out["pref_acc_logratio_vs_sft"] = ((pc - rc) > (pr - rr)).float().mean().item()
+        return out
 
 
 def task_accuracy(model_dir: Path, task, split: str) -> dict:
@@ -170,19 +187,34 @@ def run_chain(seed: int, work: Path, methods: list[str]) -> dict:
                                                         {"reference_cache_dir": str(work / "refcache")}))
         timings[method] = train(method, cfg)
 
-    max_length = tiny_config("dpo")[1].max_length
+    held_out = HeldOutPairs(sft_dir, data_dir / "pairs", tiny_config("dpo")[1].max_length)
     rows = []
     runs = {m: d for m, d in runs.items() if m not in AUXILIARY}
     for name, model_dir in [("sft", sft_dir), *runs.items()]:
         logger.info("evaluating %s", name)
-        row = {"method": name, **task_accuracy(model_dir, task, "test"),
-               **preference_accuracy(model_dir, sft_dir, data_dir / "pairs", max_length)}
+        row = {"method": name, **task_accuracy(model_dir, task, "test"), **held_out.accuracy(model_dir)}
         row["train_s"] = timings.get(name, 0.0)
         rows.append(row)
     return {"seed": seed, "rows": rows, "pairs": pair_stats, "timings_s": timings,
             "curves": {m: read_curve(d) for m, d in [("sft", sft_dir), *runs.items()]},
             "log_history": {m: json.loads((d / "log_history.json").read_text())["log_history"] for m, d in runs.items()},
             "wall_s": time.time() - t0}
+
+
+def run_seeds(kind: str, seeds: list[int], methods: list[str], out: Path, work: Path) -> int:
+    """run_chain for each seed, writing out/metrics_seed<N>.json with a manifest; 2 (and a short message, not
+    a traceback) on bad input, else 0."""
+    configs = {m: (CONFIGS / f"{m}.yaml").read_text() for m in ("sft", *methods)}
+    for seed in seeds:
+        try:
+            result = run_chain(seed, work / f"seed{seed}", methods)
+        except InputError as e:  # names the file and the fix
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        write_json(out / f"metrics_seed{seed}.json",
+                   {**result, "manifest": build_manifest(kind, config={"tiny_configs": configs}, seed=seed)})
+        print(f"seed {seed}: wall {result['wall_s']:.0f} s")
+    return 0
 
 
 # ---- reporting across seeds ----------------------------------------------------------------------------

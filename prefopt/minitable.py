@@ -9,13 +9,12 @@ finished runs are reused across invocations (and shared with `make demo`, which 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from .embedded import CONFIGS, aggregate, load_results, plot_bars, plot_curves, render_markdown, run_chain
-from .errors import InputError
-from .manifest import REPO_ROOT, build_manifest, write_json
+from .cli import configure_logging
+from .embedded import CONFIGS, aggregate, load_results, plot_bars, plot_curves, render_markdown, run_seeds
+from .manifest import REPO_ROOT
 
 # Baselines first, then the papers' methods; SFT (the starting model) is always the first row.
 # sams-pretrain (scheduler pretraining, policy frozen) must precede dpo-sams, which loads its scheduler; it is no row.
@@ -41,22 +40,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO_ROOT / "results" / "reproduced" / "mini"))
     parser.add_argument("--work", default=str(REPO_ROOT / "outputs" / "demo"), help="checkpoints and data")
     args = parser.parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-                        level=logging.INFO)
+    configure_logging()
     missing = [m for m in args.methods if not (CONFIGS / f"{m}.yaml").exists()]
     if missing:
         print(f"error: no training_configs/tiny/{{{','.join(missing)}}}.yaml", file=sys.stderr)
         return 2
     out = Path(args.out)
-    configs = {m: (CONFIGS / f"{m}.yaml").read_text() for m in ("sft", *args.methods)}
-    for seed in args.seeds:
-        try:
-            result = run_chain(seed, Path(args.work) / f"seed{seed}", args.methods)
-        except InputError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        write_json(out / f"metrics_seed{seed}.json",
-                   {**result, "manifest": build_manifest("mini-table", config={"tiny_configs": configs}, seed=seed)})
+    if run_seeds("mini-table", args.seeds, args.methods, out, Path(args.work)):
+        return 2
     results = [r for r in load_results(out) if r["seed"] in args.seeds]
     table = aggregate(results)
     plot_bars(table, out / "bars.png")

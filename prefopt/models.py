@@ -47,7 +47,9 @@ def _offline_hint(name: str, err: Exception) -> InputError:
     return InputError(what, fix=fix)
 
 
-def load_tokenizer(model_args):
+def load_tokenizer(model_args, require_chat_template: bool = True):
+    """The run's tokenizer (pad = EOS when it has none). Chat models need a template; reward models read
+    hh-rlhf text and pass require_chat_template=False."""
     from transformers import AutoTokenizer  # noqa: PLC0415
 
     name = resolve(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
@@ -61,7 +63,7 @@ def load_tokenizer(model_args):
         tok.pad_token = tok.eos_token
     if model_args.chat_template:
         tok.chat_template = model_args.chat_template
-    if tok.chat_template is None:
+    if require_chat_template and tok.chat_template is None:
         raise InputError(f"tokenizer {name!r} has no chat template", fix="set chat_template in the config")
     return tok
 

@@ -15,7 +15,8 @@ from datasets import Dataset
 from transformers import Trainer, TrainerCallback, set_seed
 
 from . import data as pdata
-from .checkpoint import COMPLETE_FILE, is_complete, last_complete_checkpoint, make_checkpoints_atomic
+from .checkpoint import COMPLETE_FILE, checkpoint_step, is_complete, last_complete_checkpoint, make_checkpoints_atomic
+from .cli import configure_logging
 from .config import config_hash, explicit_values
 from .errors import InputError
 from .manifest import build_manifest, update_manifest, write_json
@@ -26,8 +27,7 @@ logger = logging.getLogger("prefopt")
 
 
 def setup_logging(args) -> None:
-    level = logging.INFO if args.process_index == 0 else logging.WARNING
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=level)
+    configure_logging(logging.INFO if args.process_index == 0 else logging.WARNING)
     import transformers  # noqa: PLC0415
 
     transformers.logging.set_verbosity_warning()
@@ -103,9 +103,8 @@ def task_callbacks(args, tokenizer) -> list:
         resume = resume_checkpoint(args)
         if resume is None:
             out.unlink()
-        elif Path(resume).name.rsplit("-", 1)[-1].isdigit():
+        elif (step := checkpoint_step(resume)) is not None:
             # rows the killed run wrote after its checkpoint are written again by the resumed one: drop them
-            step = int(Path(resume).name.rsplit("-", 1)[-1])
             rows = [r for r in out.read_text().splitlines() if r.strip() and json.loads(r).get("step", 0) <= step]
             out.write_text("".join(r + "\n" for r in rows))
     return [TaskEvalCallback(get_task(args.task_eval), tokenizer, args.task_eval_split, args.task_eval_steps, out)]

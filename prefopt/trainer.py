@@ -143,24 +143,28 @@ class PreferenceTrainer(Trainer):
         super().log(logs, start_time)
 
     # ---- stateful losses survive checkpoints -----------------------------------------------------
+    def _extra_state(self) -> dict[str, tuple]:
+        """File name -> (get, set) of every piece of run state beyond the model and optimizer."""
+        extra = {}
+        if self.loss_state is not None:
+            extra[STATE_FILE] = (lambda: self.loss_state, lambda s: (self.loss_state.clear(), self.loss_state.update(s)))
+        if self.sample_scheduler is not None:
+            extra[SCHEDULER_STATE_FILE] = (self.sample_scheduler.state_dict, self.sample_scheduler.load_state_dict)
+        return extra
+
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
-        if self.loss_state is not None and self.args.should_save:
+        if self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
-            torch.save(self.loss_state, os.path.join(folder, STATE_FILE))
-        if self.sample_scheduler is not None and self.args.should_save:
-            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
-            torch.save(self.sample_scheduler.state_dict(), os.path.join(folder, SCHEDULER_STATE_FILE))
+            for name, (get, _) in self._extra_state().items():
+                torch.save(get(), os.path.join(folder, name))
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
         super()._load_from_checkpoint(resume_from_checkpoint, model)
-        path = os.path.join(resume_from_checkpoint, STATE_FILE)
-        if self.loss_state is not None and os.path.exists(path):
-            self.loss_state.clear()
-            self.loss_state.update(torch.load(path, weights_only=True))
-        path = os.path.join(resume_from_checkpoint, SCHEDULER_STATE_FILE)
-        if self.sample_scheduler is not None and os.path.exists(path):
-            self.sample_scheduler.load_state_dict(torch.load(path, weights_only=True))
+        for name, (_, put) in self._extra_state().items():
+            path = os.path.join(resume_from_checkpoint, name)
+            if os.path.exists(path):
+                put(torch.load(path, weights_only=True))
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
         """The model, plus the scheduler's networks on the final save (a pretraining run's product)."""

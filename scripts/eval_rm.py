@@ -26,9 +26,10 @@ APO_SETS = {"hh-test": "data/apo/hh-split/eval_data/hh_cleaned_origin.test.json"
 def run(argv):
     from prefopt.config import ModelArguments
     from prefopt.manifest import build_manifest, write_json
+    from prefopt.models import load_tokenizer
     from prefopt.reward.data import RewardCollator, RewardTokenizer, load_items
     from prefopt.reward.model import load_reward_model, reward_settings
-    from prefopt.reward.train import evaluate_sets, load_rm_tokenizer
+    from prefopt.reward.train import evaluate_sets
 
     ap = argparse.ArgumentParser(prog="scripts/eval_rm.py")
     ap.add_argument("--model", required=True)
@@ -44,7 +45,7 @@ def run(argv):
     name = a.data if a.data in APO_SETS else Path(a.data).name.split(".")[0]
     settings = reward_settings(a.model)
     max_length = a.max_length or settings.get("max_length") or 512
-    tok = load_rm_tokenizer(ModelArguments(model_name_or_path=a.model))
+    tok = load_tokenizer(ModelArguments(model_name_or_path=a.model), require_chat_template=False)
     rt = RewardTokenizer(tok, max_length=max_length, add_sep_token=settings.get("add_sep_token", False))
     items, dropped = load_items(source, a.split, bad_rows="drop", limit=a.limit)
     m = evaluate_sets(load_reward_model(a.model), {"x": [rt.item(it) for it in items]}, RewardCollator(tok.pad_token_id),

@@ -19,6 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from ..cli import configure_logging
 from ..errors import InputError
 from ..manifest import REPO_ROOT, build_manifest, write_json
 
@@ -147,8 +148,7 @@ def main(argv=None) -> int:
     p.add_argument("--tiny-apo-data", action="store_true",
                    help="only write training_configs/tiny/apo_rm.yaml's APO file from outputs/demo/seed0")
     a = p.parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-                        level=logging.INFO)
+    configure_logging()
     work = Path(a.work)
     if a.tiny_apo_data:
         print(f"wrote {build_tiny_apo_data(Path(a.policy).parent)}")

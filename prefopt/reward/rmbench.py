@@ -175,13 +175,13 @@ def evaluate_model(model: str, data_dir: str | Path, *, ref: str | None = None, 
     records = load_rmbench(data_dir, limit)
     settings = {"data": str(data_dir), "limit": limit, "max_length": max_length, "batch_size": batch_size}
     if is_reward_model(model):
-        from .train import load_rm_tokenizer  # noqa: PLC0415
+        from ..models import load_tokenizer  # noqa: PLC0415
 
         if ref:
             raise InputError("--ref is for policies; a reward model is scored by its own head",
                              fix="drop REF / --ref")
         rm_settings = reward_settings(model)
-        tok = load_rm_tokenizer(ModelArguments(model_name_or_path=str(model)))
+        tok = load_tokenizer(ModelArguments(model_name_or_path=str(model)), require_chat_template=False)
         scorer = rm_scorer(load_reward_model(model), tok, max_length=max_length, batch_size=batch_size,
                            add_sep_token=rm_settings.get("add_sep_token", False))
         per_kind = {"rm": score_records(records, scorer)}

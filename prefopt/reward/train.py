@@ -20,7 +20,6 @@ import torch
 from transformers import Trainer, TrainingArguments, set_seed
 
 from ..config import RunArguments, arg
-from ..errors import InputError
 from ..manifest import write_json
 from .data import RewardCollator, RewardTokenizer, load_items
 from .losses import LOSS_TYPES, apo_loss
@@ -129,23 +128,6 @@ class RewardTrainer(Trainer):
                              max_length=getattr(self, "max_length", None))
 
 
-def load_rm_tokenizer(model_args):
-    """The backbone's tokenizer; no chat template is needed (queries are hh-rlhf text)."""
-    from transformers import AutoTokenizer  # noqa: PLC0415
-
-    from ..models import resolve  # noqa: PLC0415
-
-    name = resolve(model_args.tokenizer_name_or_path or model_args.model_name_or_path)
-    try:
-        tok = AutoTokenizer.from_pretrained(name, revision=model_args.model_revision)
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot load tokenizer {name!r}: {str(e).splitlines()[0][:300]}",
-                         fix="pass a local folder (runs here are offline)") from None
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    return tok
-
-
 def _load(source, split, data_args, args, rt: RewardTokenizer, limit=None, force_type=None):
     items, dropped = load_items(source, split, bad_rows=data_args.bad_rows, limit=limit,
                                 drop_score_ties=args.drop_score_ties)
@@ -161,13 +143,13 @@ def _load(source, split, data_args, args, rt: RewardTokenizer, limit=None, force
 
 
 def train_rm(model_args, data_args, args: RewardConfig) -> dict:
-    from ..models import DTYPES  # noqa: PLC0415
+    from ..models import DTYPES, load_tokenizer  # noqa: PLC0415
     from ..train import _train_and_save, setup_logging, start_manifest  # noqa: PLC0415
 
     setup_logging(args)
     set_seed(args.seed)
     manifest = start_manifest("reward", model_args, data_args, args)
-    tokenizer = load_rm_tokenizer(model_args)
+    tokenizer = load_tokenizer(model_args, require_chat_template=False)
     rt = RewardTokenizer(tokenizer, max_length=data_args.max_length, add_sep_token=args.add_sep_token)
     train_rows, train_report = _load(data_args.dataset, data_args.train_split, data_args, args, rt,
                                      data_args.max_train_samples)
