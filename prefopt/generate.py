@@ -12,7 +12,8 @@ Determinism: greedy decoding is deterministic; sampling seeds torch's RNG with `
 machine gives the same texts. The texts of one prompt depend on the batch it is sampled with, so change
 `batch_size` and the samples change too.
 
-`backend="hf"` is the only backend implemented; `backend="vllm"` is the hook for a GPU vLLM backend.
+`backend="hf"` runs on CPU and GPU; `backend="vllm"` (GPU, vllm installed) takes a model path instead of an
+in-memory model and seeds every request, so its samples are not interchangeable with the HF backend's.
 """
 
 from __future__ import annotations
@@ -84,10 +85,12 @@ def generate(
     temperature: float = 1.0,
     top_p: float = 1.0,
     top_k: int = 0,
+    repetition_penalty: float = 1.0,
     num_return_sequences: int = 1,
     seed: int = 0,
     batch_size: int = 64,
     stop: Sequence[str] | None = None,
+    extra_eos_ids: Sequence[int] = (),
     progress: bool = False,
     desc: str | None = None,
     backend: str = "hf",
@@ -96,6 +99,9 @@ def generate(
 
     Sampling (do_sample=True) uses only temperature, top_p and top_k (0 = off) as given here; the model's
     generation_config sampling defaults are not used, so a call means the same thing for every model.
+    `extra_eos_ids` end an answer besides the tokenizer's and generation config's EOS (an eval config's
+    stop_token_ids, e.g. Llama-3's <|eot_id|>).
+    repetition_penalty (1.0 = off) applies to greedy decoding and sampling alike (APO's "testing" decoding: 1.05).
     """
     if backend not in BACKENDS:
         raise InputError(f"unknown generation backend {backend!r}", fix=f"use one of {BACKENDS}")
@@ -103,7 +109,7 @@ def generate(
         return _generate_vllm(
             model, tokenizer, conversations, max_new_tokens=max_new_tokens, do_sample=do_sample,
             temperature=temperature, top_p=top_p, top_k=top_k, num_return_sequences=num_return_sequences,
-            seed=seed, stop=stop,
+            seed=seed, stop=stop, repetition_penalty=repetition_penalty, extra_eos_ids=extra_eos_ids,
         )  # fmt: skip
     if max_new_tokens < 1:
         raise InputError(f"max_new_tokens must be >= 1, got {max_new_tokens}", where="generate")
@@ -115,16 +121,20 @@ def generate(
         )
     if do_sample and temperature <= 0:
         raise InputError(f"temperature must be > 0 when sampling, got {temperature}", fix="use do_sample=False")
+    if repetition_penalty <= 0:
+        raise InputError(f"repetition_penalty must be > 0, got {repetition_penalty}", fix="use 1.0 to turn it off")
     return _generate_hf(
         model, tokenizer, conversations, max_new_tokens=max_new_tokens, do_sample=do_sample,
         temperature=temperature, top_p=top_p, top_k=top_k, num_return_sequences=num_return_sequences,
         seed=seed, batch_size=batch_size, stop=stop, progress=progress, desc=desc,
+        repetition_penalty=repetition_penalty, extra_eos_ids=extra_eos_ids,
     )  # fmt: skip
 
 
 def _generate_hf(
     model, tokenizer, conversations, *, max_new_tokens, do_sample, temperature, top_p, top_k,
-    num_return_sequences, seed, batch_size, stop, progress, desc,
+    num_return_sequences, seed, batch_size, stop, progress, desc, repetition_penalty=1.0,
+    extra_eos_ids=(),
 ):  # fmt: skip
     import torch
 
@@ -134,6 +144,7 @@ def _generate_hf(
         return []
     pad_id = tokenizer.pad_token_id
     eos_ids = _eos_ids(model, tokenizer)
+    eos_ids += [int(t) for t in extra_eos_ids if int(t) not in eos_ids]
     if pad_id is None:
         if not eos_ids:
             raise InputError("the tokenizer has neither a pad nor an eos token", where="generate")
@@ -146,6 +157,8 @@ def _generate_hf(
         pad_token_id=pad_id,
         eos_token_id=eos_ids or None,
     )
+    if repetition_penalty != 1.0:
+        gen_kwargs["repetition_penalty"] = float(repetition_penalty)
     if do_sample:
         gen_kwargs.update(temperature=float(temperature), top_p=float(top_p), top_k=int(top_k))
 
@@ -201,15 +214,52 @@ def _rng_devices(device) -> list:
     return [device] if getattr(device, "type", "cpu") == "cuda" else []
 
 
-def _generate_vllm(model, tokenizer, conversations, **kwargs):
-    """Hook for a vLLM backend (GPU only). Not implemented yet: it needs a model path, not an in-memory model,
-    and its sampling RNG differs from HF's, so results are not interchangeable with backend="hf"."""
+def _generate_vllm(model, tokenizer, conversations, *, max_new_tokens, do_sample, temperature, top_p, top_k,
+                   num_return_sequences, seed, stop, repetition_penalty=1.0, extra_eos_ids=(), **_):
+    """vLLM backend (GPU only). `model` is a model path or hub id (or a `vllm.LLM`): vLLM loads its own weights,
+    not an in-memory HF model; one engine per path is kept for the process. Prompts are the same token ids as
+    the HF backend's (chat template + generation prompt, no extra BOS). Sampling seeds every request with `seed`
+    (vLLM's per-request generator, SimPO's SamplingParams(seed=...)), so a prompt's samples do not depend on its
+    batch; its RNG differs from HF's, so texts are not interchangeable with backend="hf"."""
     try:
-        import vllm  # noqa: F401
+        import vllm
     except ImportError as e:
         raise InputError(
             "backend='vllm' needs the vllm package, which is not installed (it is a GPU-only optional extra)",
             where="generate(backend=...)",
             fix="use backend='hf' (works on CPU and GPU), or install vllm on a CUDA machine",
         ) from e
-    raise NotImplementedError("backend='vllm' is a placeholder: use backend='hf' for now")
+    if max_new_tokens < 1:
+        raise InputError(f"max_new_tokens must be >= 1, got {max_new_tokens}", where="generate")
+    import os
+
+    if isinstance(model, vllm.LLM):
+        llm = model
+    elif isinstance(model, (str, os.PathLike)):
+        engines = _generate_vllm.__dict__.setdefault("engines", {})  # one engine per model path, for the process
+        key = str(model)
+        if key not in engines:
+            engines[key] = vllm.LLM(model=key, tokenizer=getattr(tokenizer, "name_or_path", None) or key)
+        llm = engines[key]
+    else:
+        raise InputError(
+            f"backend='vllm' needs a model path or hub id, not a {type(model).__name__}", where="generate(backend=...)",
+            fix="pass the model's folder or hub id as `model` (vLLM loads the weights itself), or use backend='hf'",
+        )
+    prompts = render_prompts(tokenizer, conversations)
+    if not prompts:
+        return []
+    params = vllm.SamplingParams(
+        n=num_return_sequences,
+        temperature=float(temperature) if do_sample else 0.0,
+        top_p=float(top_p) if do_sample else 1.0,
+        top_k=int(top_k) if do_sample and top_k > 0 else -1,
+        max_tokens=int(max_new_tokens),
+        seed=int(seed) if do_sample else None,
+        stop=[s for s in stop if s] if stop else None,
+        stop_token_ids=[int(t) for t in extra_eos_ids] or None,
+        repetition_penalty=float(repetition_penalty),
+        skip_special_tokens=True,
+    )
+    outs = llm.generate([{"prompt_token_ids": ids} for ids in prompts], params, use_tqdm=False)
+    return [[cut_at_stop(o.text, stop) for o in out.outputs] for out in outs]

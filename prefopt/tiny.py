@@ -83,12 +83,14 @@ class TinySize:
 
 
 # Parameter counts (tied embeddings): 0.2m: 0.13M char / 0.20M bpe; 1m: 1.05M char; 10m: 10.2M bpe;
-# 40m: 40.1M bpe. `count_params` computes them without building anything.
+# 40m: 40.1M bpe; 0.5b: 481M bpe (the GPU bench size, `bench/preference.py --device cuda`; ~2 GB on disk).
+# `count_params` computes them without building anything.
 SIZES: dict[str, TinySize] = {
     "0.2m": TinySize(hidden=64, layers=2, heads=4, intermediate=256, bpe_vocab=1024),
     "1m": TinySize(hidden=128, layers=4, heads=4, intermediate=512, bpe_vocab=2048),
     "10m": TinySize(hidden=384, layers=4, heads=6, intermediate=1536, bpe_vocab=2048),
     "40m": TinySize(hidden=512, layers=10, heads=8, intermediate=1792, bpe_vocab=4096),
+    "0.5b": TinySize(hidden=1280, layers=24, heads=20, intermediate=3456, bpe_vocab=4096),
 }
 
 

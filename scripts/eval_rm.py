@@ -19,16 +19,15 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from prefopt.cli import main  # noqa: E402
 
-APO_SETS = {"hh-test": "data/apo/hh-split/eval_data/hh_cleaned_origin.test.json",
-            "hh-llm-valid": "data/apo/hh-split/eval_data/hh_split_llm.valid.json"}
-
 
 def run(argv):
     from prefopt.config import ModelArguments
+    from prefopt.evaluation.report import run_name
     from prefopt.manifest import build_manifest, write_json
     from prefopt.models import load_tokenizer
     from prefopt.reward.data import RewardCollator, RewardTokenizer, load_items
     from prefopt.reward.model import load_reward_model, reward_settings
+    from prefopt.reward.score_eval import data_source
     from prefopt.reward.train import evaluate_sets
 
     ap = argparse.ArgumentParser(prog="scripts/eval_rm.py")
@@ -41,8 +40,7 @@ def run(argv):
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--batch_size", type=int, default=16)
     a = ap.parse_args(argv)
-    source = str(ROOT / APO_SETS[a.data]) if a.data in APO_SETS else a.data
-    name = a.data if a.data in APO_SETS else Path(a.data).name.split(".")[0]
+    source, name = data_source(a.data)
     settings = reward_settings(a.model)
     max_length = a.max_length or settings.get("max_length") or 512
     tok = load_tokenizer(ModelArguments(model_name_or_path=a.model), require_chat_template=False)
@@ -52,9 +50,7 @@ def run(argv):
                       a.batch_size, [10])
     metrics = {"accuracy": 100 * m["eval_x_accuracy"], "ece": 100 * m["eval_x_ECE10"], "ace": 100 * m["eval_x_ACE10"],
                "mce": 100 * m["eval_x_MCE10"], "avg_score": m["eval_x_avg_score"]}
-    run_name = "--".join(Path(a.model).resolve().relative_to(ROOT / "outputs").parts) \
-        if (ROOT / "outputs") in Path(a.model).resolve().parents else Path(a.model).name
-    out = Path(a.out) if a.out else ROOT / "results" / "reproduced" / run_name / f"{name}.json"
+    out = Path(a.out) if a.out else ROOT / "results" / "reproduced" / run_name(a.model) / f"{name}.json"
     write_json(out, {"cell": a.cell, "benchmark": name, "metrics": metrics, "pairs": m["eval_x_pairs"],
                      "manifest": build_manifest("rm-eval", config=vars(a), model=a.model, data=source, dropped=dropped,
                                                 max_length=max_length, truncated=rt.stats)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -341,3 +342,26 @@ def test_rejection_sampling_builds_sft_rows(tmp_path):
     assert row["target_key"] == best and row["messages"][-1]["content"] == rows[0][best].strip()
     prompt, response = sft_example(row, "rjs")
     assert prompt == [{"role": "user", "content": "hi"}] and response[0]["role"] == "assistant"
+
+
+def test_make_eval_rmbench_for_a_tiny_policy_writes_a_result(tmp_path):
+    """`make eval-rmbench MODEL=<policy> REF=<policy>` through the real script: the result file with its manifest."""
+    import subprocess
+
+    from prefopt.results import load_reproduced
+
+    folder = _tiny_backbone(tmp_path / "policy")
+    make_tiny_tokenizer().save_pretrained(folder)
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "chat_filtered.json").write_text(json.dumps([_rec(0, "hello there"), _rec(1, "how do I cook?")]))
+    out = tmp_path / "reproduced" / "tiny-policy"
+    repo = Path(__file__).resolve().parents[1]
+    cmd = ["make", "--no-print-directory", "eval-rmbench", "STAMP=", f"MODEL={folder}", f"REF={folder}", f"OUT={out}",
+           f"RMBENCH_ARGS=--data {bench} --max_length 64 --max_prompt_length 32"]
+    assert f"--ref {folder}" in subprocess.run([*cmd, "-n"], cwd=repo, capture_output=True, text=True).stdout
+    p = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (res,) = load_reproduced(tmp_path / "reproduced")
+    assert res.benchmark == "rm-bench" and res.metrics["accuracy_avg"] == 0.0  # DPO reward vs itself: all ties
+    assert res.manifest["model"] == str(folder) and res.manifest["git"]

@@ -22,16 +22,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 from prefopt.cli import main  # noqa: E402
 
 
-def run_name(model: str) -> str:
-    p = Path(model)
-    if p.exists():
-        parts = p.resolve().relative_to(ROOT / "outputs").parts if (ROOT / "outputs") in p.resolve().parents \
-            else (p.name,)
-        return "--".join(parts)
-    return model.replace("/", "--").replace(":", "-")
-
-
 def run(argv):
+    from prefopt.evaluation.report import run_name  # noqa: PLC0415
     from prefopt.reward.rmbench import evaluate_model  # noqa: PLC0415
 
     ap = argparse.ArgumentParser(prog="eval/rm_bench/run.py")

@@ -84,12 +84,13 @@ def apo_items(golden_rows: list[dict], sample_rows: list[dict], *, sampling: boo
 
 
 def sample_rows(model, tokenizer, queries: dict[str, tuple[str, list[dict]]], *, num_samples: int = 4,
-                **generate_kwargs) -> list[dict]:
-    """{query_id: (query text, prompt messages)} -> sample rows, from `prefopt.generate.generate` (sampling)."""
+                do_sample: bool = True, **generate_kwargs) -> list[dict]:
+    """{query_id: (query text, prompt messages)} -> sample rows, from `prefopt.generate.generate` (sampling
+    unless do_sample=False, which needs num_samples 1)."""
     from ..generate import generate  # noqa: PLC0415
 
     ids = list(queries)
-    outs = generate(model, tokenizer, [queries[q][1] for q in ids], do_sample=True,
+    outs = generate(model, tokenizer, [queries[q][1] for q in ids], do_sample=do_sample,
                     num_return_sequences=num_samples, **generate_kwargs)
     return [{"query_id": q, "query": queries[q][0], "prompt": queries[q][1],
              **{f"sample_{k}": t for k, t in enumerate(texts)}} for q, texts in zip(ids, outs, strict=True)]

@@ -1,0 +1,202 @@
+"""What a policy answers and how: query files, the `hh` prompt template, and the GENERATION settings string.
+
+    queries = load_queries("data/apo/hh-split/eval_data/hh_cleaned_origin.test.json", "test")
+    # [{"query_id": "0", "query": "\\n\\nHuman: ...\\n\\nAssistant:", "prompt": [{"role": "user", ...}]}, ...]
+    settings = parse_generation("do_sample=true temperature=0.3 top_k=5 max_new_tokens=512")  # generate() kwargs
+    model, tok = load_policy("chavinlo/alpaca-native", template="hh")
+
+A query is kept twice: as hh-rlhf text (what APO's reward models read: query + response) and as prompt messages
+(what `prefopt.generate` renders with the policy's chat template). Query rows, detected per row:
+
+* APO's comparison files: {"text": ["query<sep>response", ...], "scores", "query_id"}: the part of text[0] before
+  "<sep>" (APO's inference_llm.py, data_type comparison_pair);
+* {"query": ...} or {"instruction": ...} (APO's sample/golden files): hh-rlhf text, or plain text (one user turn);
+* {"prompt": ...}: a string or a list of {role, content} messages (UltraFeedback, plain pairs);
+* any other preference format prefopt.data reads (hh-rlhf chosen/rejected dialogues, ShareGPT): its prompt.
+
+`query_id` is the row's query_id (else its id, else its 0-based row number); ids must be unique.
+
+The `hh` template renders messages as APO's alpaca prompts: BOS + "\\n\\nHuman: ...\\n\\nAssistant: ..." with
+"\\n\\nAssistant:" as the generation prompt and EOS after the final assistant turn (the SFT target), so sampling,
+SFT on the best samples and testing all see the text APO's tools/inference_llm.py feeds alpaca-native.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+import yaml
+
+from ..errors import InputError
+from .data import SEP_TEXT, render_query
+
+HH_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'user' %}{{ '\n\nHuman: ' + message['content'] }}"
+    "{% elif message['role'] == 'assistant' %}{{ '\n\nAssistant: ' + message['content'] }}"
+    "{% if loop.last %}{{ eos_token }}{% endif %}"
+    "{% else %}{{ '\n\n' + message['role'] | capitalize + ': ' + message['content'] }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '\n\nAssistant:' }}{% endif %}"
+)
+# Template names a config or TEMPLATE= may use; "tokenizer" keeps the policy tokenizer's own chat template.
+TEMPLATES = {"hh": HH_TEMPLATE, "tokenizer": None}
+# GENERATION keys and the prefopt.generate argument each sets.
+GENERATION_KEYS = {"do_sample": bool, "temperature": float, "top_p": float, "top_k": int, "max_new_tokens": int,
+                   "repetition_penalty": float, "num_return_sequences": int}
+_HH_PROMPT = re.compile(r"^\s*(\n\n)?(Human|System):.*Assistant:\s*$", re.S)
+QUERY_FIELDS_HELP = ("give each row a 'query' (hh-rlhf text '\\n\\nHuman: ...\\n\\nAssistant:' or plain text), a "
+                     "'prompt' (string or messages), APO's 'text' list ['query<sep>response', ...], or a preference "
+                     "pair (chosen/rejected)")
+
+
+def resolve_template(name: str | None) -> str | None:
+    """A template name of TEMPLATES, or a Jinja template itself (it contains '{'), or None (the tokenizer's)."""
+    if name is None or "{" in name:
+        return name
+    if name not in TEMPLATES:
+        raise InputError(f"unknown template {name!r}", where="template",
+                         fix=f"use one of {sorted(TEMPLATES)} or a Jinja chat template")
+    return TEMPLATES[name]
+
+
+def parse_generation(text: str | None) -> dict:
+    """'key=value key=value' (the registry's GENERATION) -> prefopt.generate keyword arguments."""
+    out: dict = {}
+    for part in (text or "").split():
+        key, sep, value = part.partition("=")
+        if not sep or key not in GENERATION_KEYS:
+            close = difflib.get_close_matches(key, GENERATION_KEYS, n=1)
+            raise InputError(f"cannot use {part!r}", where="GENERATION",
+                             fix=(f"did you mean {close[0]}? " if close else "")
+                             + f"write key=value pairs with keys {', '.join(GENERATION_KEYS)}")
+        kind = GENERATION_KEYS[key]
+        parsed = yaml.safe_load(value)
+        if kind is float and isinstance(parsed, int) and not isinstance(parsed, bool):
+            parsed = float(parsed)
+        if not isinstance(parsed, kind) or (kind is not bool and isinstance(parsed, bool)):
+            raise InputError(f"{key}={value!r} is not a {kind.__name__}", where="GENERATION",
+                             fix=f"give {key} a {kind.__name__} value")
+        out[key] = parsed
+    return out
+
+
+def hh_messages(text: str, where: str) -> list[dict]:
+    """hh-rlhf prompt text ending with 'Assistant:' -> prompt messages; plain text -> one user turn."""
+    if not _HH_PROMPT.match(text):
+        return [{"role": "user", "content": text.strip()}]
+    if not text.startswith("\n\n"):
+        text = "\n\n" + text.lstrip()
+    parts = re.split(r"\n\n(Human|Assistant|System):", text.rstrip())
+    if parts[0].strip() or parts[-2] != "Assistant" or parts[-1].strip():
+        raise InputError("the query does not end with an empty '\\n\\nAssistant:' turn", where=where,
+                         fix="end hh-rlhf queries with '\\n\\nAssistant:'")
+    roles = {"Human": "user", "Assistant": "assistant", "System": "system"}
+    return [{"role": roles[r], "content": c.strip()} for r, c in zip(parts[1:-2:2], parts[2:-2:2], strict=True)]
+
+
+def _row_query(row: dict, where: str) -> tuple[str, list[dict]] | None:
+    """(hh text, prompt messages) of one query row; None for a preference pair (read with prefopt.data)."""
+    if "text" in row:
+        texts = row["text"]
+        if not isinstance(texts, list) or not texts or not isinstance(texts[0], str):
+            raise InputError("field 'text' must be a non-empty list of strings", where=where, fix=QUERY_FIELDS_HELP)
+        query, sep, _ = texts[0].partition(SEP_TEXT)
+        if not sep:
+            raise InputError("field 'text'[0] has no '<sep>' between the query and the response", where=where,
+                             fix="write APO comparison texts as 'query<sep>response'")
+        return query, hh_messages(query, where)
+    for key in ("query", "instruction", "prompt"):
+        if key not in row:
+            continue
+        value = row[key]
+        if isinstance(value, str):
+            if not value.strip():
+                raise InputError(f"field {key!r} is empty", where=where, fix="remove the row or give the query text")
+            messages = hh_messages(value, where)
+            return (value if _HH_PROMPT.match(value) else render_query(messages)), messages
+        if key == "prompt" and isinstance(value, list) and value and all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                for m in value):
+            messages = [{"role": m["role"], "content": m["content"]} for m in value]
+            return render_query(messages), messages
+        raise InputError(f"field {key!r} is a {type(value).__name__}, not a string or a message list", where=where,
+                         fix=QUERY_FIELDS_HELP)
+    if "chosen" in row or "conversations" in row:
+        return None
+    have = ", ".join(sorted(map(str, row))[:12]) or "none"
+    raise InputError(f"row has no query (its fields: {have})", where=where, fix=QUERY_FIELDS_HELP)
+
+
+def load_queries(source: str, split: str = "test", *, limit: int | None = None, bad_rows: str = "error"
+                 ) -> list[dict]:
+    """Queries of a file, folder or hub dataset: [{"query_id", "query" (hh text), "prompt" (messages)}]."""
+    from ..data import read_source, to_pairs  # noqa: PLC0415
+
+    rows, label = read_source(source, split)
+    rows = rows[:limit] if limit else rows
+    out, pair_rows = [], []
+    for i, row in enumerate(rows):
+        where = f"{label}:row {i + 1}"
+        if not isinstance(row, dict):
+            raise InputError(f"row is a {type(row).__name__}, not an object", where=where, fix=QUERY_FIELDS_HELP)
+        got = _row_query(row, where)
+        qid = str(row.get("query_id", row.get("id", i)))
+        if got is None:
+            pair_rows.append((i, qid, row))
+        else:
+            out.append({"query_id": qid, "query": got[0], "prompt": got[1], "row": i})
+    if pair_rows:
+        pairs = to_pairs([r for _, _, r in pair_rows], label, bad_rows=bad_rows)
+        kept = {p.where: p for p in pairs}
+        for j, (i, qid, _) in enumerate(pair_rows):
+            pair = kept.get(f"{label}:row {j + 1}")
+            if pair is not None:
+                out.append({"query_id": qid, "query": render_query(pair.prompt), "prompt": pair.prompt, "row": i})
+        out.sort(key=lambda q: q["row"])
+    seen: dict[str, int] = {}
+    for q in out:
+        if q["query_id"] in seen:
+            raise InputError(f"query_id {q['query_id']!r} appears twice (rows {seen[q['query_id']] + 1} and "
+                             f"{q['row'] + 1})", where=label, fix="query ids must be unique")
+        seen[q["query_id"]] = q.pop("row")
+    if not out:
+        raise InputError("no queries", where=label, fix=QUERY_FIELDS_HELP)
+    return out
+
+
+def load_policy(name: str, template: str | None = None, dtype: str = "float32", device: str = "auto"):
+    """(model, tokenizer) of a policy for prefopt.generate; `template` as resolve_template takes it."""
+    import torch  # noqa: PLC0415
+
+    from ..config import ModelArguments  # noqa: PLC0415
+    from ..models import load_model, load_tokenizer  # noqa: PLC0415
+
+    name = str(name)
+    args = ModelArguments(model_name_or_path=name, torch_dtype=dtype, chat_template=resolve_template(template))
+    tokenizer, model = load_tokenizer(args), load_model(name, args)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return model.to(device), tokenizer
+
+
+def load_scorer(folder: str, device: str = "auto"):
+    """(reward model, tokenizer, settings) of a scripts/run_rm.py output folder; a clear error when it is not one."""
+    from pathlib import Path  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415
+
+    from ..config import ModelArguments  # noqa: PLC0415
+    from ..models import load_tokenizer  # noqa: PLC0415
+    from .model import is_reward_model, load_reward_model, reward_settings  # noqa: PLC0415
+
+    folder = str(folder)
+    if not is_reward_model(folder):
+        what = "does not exist" if not Path(folder).exists() else "is not a reward model (no reward_config.json)"
+        raise InputError(f"{folder} {what}", where="reward model",
+                         fix="pass the output_dir of scripts/run_rm.py (e.g. `make hh-base-rm` writes "
+                             "outputs/llama-7b-hh-rm/rm-base)")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = load_tokenizer(ModelArguments(model_name_or_path=str(folder)), require_chat_template=False)
+    return load_reward_model(folder).to(device), tokenizer, reward_settings(folder)
