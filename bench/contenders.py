@@ -42,7 +42,7 @@ class Setup:
     overrides: dict = field(default_factory=dict)  # config keys a lever variant sets (bench/levers.py)
 
 
-def ours_config(setup: Setup, loss: str, reference_cache: str = "on"):
+def ours_config(setup: Setup, loss: str, reference_cache: str = "on", batch_layout: str = "pairs"):
     """(model_args, data_args, args) of our trainer, through the same parser as a real config file."""
     from prefopt.config import PreferenceConfig, build_config  # noqa: PLC0415
 
@@ -52,7 +52,7 @@ def ours_config(setup: Setup, loss: str, reference_cache: str = "on"):
            "bf16": setup.dtype == "bf16", "learning_rate": hp["learning_rate"],
            "per_device_train_batch_size": setup.pairs, "per_device_eval_batch_size": hp["reference_batch_size"],
            "reference_cache": reference_cache, "reference_cache_dir": setup.cache_dir, "seed": hp["seed"],
-           **setup.overrides}
+           "batch_layout": batch_layout, **setup.overrides}
     if loss == "dpo":
         raw["beta"] = hp["dpo_beta"]
     else:  # simpo: our gamma is expressed as gamma / beta (SimPO's code), TRL's simpo_gamma is absolute
@@ -76,11 +76,10 @@ def _ours(loss: str, reference: str | None, shared_prefix: bool = False):
         from datasets import Dataset  # noqa: PLC0415
 
         from prefopt import refcache  # noqa: PLC0415
-        from prefopt.data.collate import PairCollator, SharedPrefixPairCollator  # noqa: PLC0415
         from prefopt.train import attach_reference_logps  # noqa: PLC0415
         from prefopt.trainer import PreferenceTrainer  # noqa: PLC0415
 
-        model_args, _, args = ours_config(setup, loss)
+        model_args, _, args = ours_config(setup, loss, batch_layout="shared_prefix" if shared_prefix else "pairs")
         model, tok = _load(setup)
 
         def convert(rows):
@@ -92,10 +91,10 @@ def _ours(loss: str, reference: str | None, shared_prefix: bool = False):
             return rows
 
         ref_model = copy.deepcopy(model) if reference == "model" else None
-        collate = (SharedPrefixPairCollator if shared_prefix else PairCollator)(pad_token_id=tok.pad_token_id)
+        # The config's batch_layout picks the collator, as in a training run.
         trainer = PreferenceTrainer(model=model, args=args, processing_class=tok, ref_model=ref_model,
-                                    train_dataset=Dataset.from_list(convert(setup.rows)), data_collator=collate)
-        return Contender(trainer, convert, collate)
+                                    train_dataset=Dataset.from_list(convert(setup.rows)))
+        return Contender(trainer, convert, trainer.data_collator)
 
     return build
 

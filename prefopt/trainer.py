@@ -20,6 +20,8 @@ from torch import nn
 from transformers import Trainer
 
 from .data import PairCollator
+from .data.collate import SharedPrefixPairCollator
+from .errors import InputError
 from .logprobs import pair_forward
 from .losses import PairLogps, get_loss
 
@@ -56,7 +58,7 @@ class PreferenceTrainer(Trainer):
         if args.disable_dropout:
             disable_dropout(model)
         if data_collator is None:
-            data_collator = PairCollator(pad_token_id=processing_class.pad_token_id)
+            data_collator = _collator(args, processing_class.pad_token_id)
         args.remove_unused_columns = False  # our rows are not model kwargs
         super().__init__(model=model, args=args, data_collator=data_collator, train_dataset=train_dataset,
                          eval_dataset=eval_dataset, processing_class=processing_class, **kwargs)
@@ -171,3 +173,17 @@ class PreferenceTrainer(Trainer):
         super().save_model(output_dir, _internal_call)
         if self.sample_scheduler is not None and not _internal_call and self.args.should_save:
             self.sample_scheduler.save_weights(output_dir or self.args.output_dir)
+
+
+# config batch_layout -> the collator that builds that layout (prefopt.logprobs tells them apart by their keys).
+BATCH_LAYOUTS = {"pairs": PairCollator, "shared_prefix": SharedPrefixPairCollator}
+
+
+def _collator(args, pad_token_id: int):
+    layout = getattr(args, "batch_layout", "pairs")
+    if layout not in BATCH_LAYOUTS:
+        raise InputError(f"unknown batch_layout {layout!r}", where="batch_layout", fix=f"use one of {list(BATCH_LAYOUTS)}")
+    if layout == "shared_prefix" and getattr(args, "scheduler", None):
+        raise InputError("batch_layout shared_prefix cannot feed a sample scheduler (it needs per-sequence hidden "
+                         "states)", where="batch_layout", fix="use batch_layout: pairs with a scheduler block")
+    return BATCH_LAYOUTS[layout](pad_token_id=pad_token_id)

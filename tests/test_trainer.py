@@ -162,3 +162,32 @@ def test_reference_needed_but_missing_is_an_error(setup):
     with pytest.raises(ValueError, match="needs reference log-probs"):
         PreferenceTrainer(model=AutoModelForCausalLM.from_pretrained(model_dir), args=args, processing_class=tok,
                           train_dataset=Dataset.from_list(rows))
+
+
+def test_shared_prefix_layout_gives_the_same_loss_and_gradients(setup):
+    """batch_layout: shared_prefix (one packed row per pair) is picked by the config and computes the same SimPO
+    loss and gradients as the (2B, T) layout; a scheduler block cannot be combined with it."""
+    from datasets import Dataset
+
+    from prefopt.data.collate import SharedPrefixPairCollator
+    from prefopt.errors import InputError
+    from prefopt.trainer import PreferenceTrainer
+
+    root, model_dir, data = setup
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    rows, _ = tokenize_pairs(load_pairs(str(data), split="test"), tok, max_length=MAX_LEN, max_prompt_length=12)
+    policy = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="eager")
+    losses, grads = {}, {}
+    for layout in ("pairs", "shared_prefix"):
+        _, _, args = _config(root, model_dir, data, "simpo", beta=2.0, gamma_beta_ratio=0.5, batch_layout=layout)
+        t = PreferenceTrainer(model=policy, args=args, processing_class=tok, train_dataset=Dataset.from_list(rows))
+        assert isinstance(t.data_collator, SharedPrefixPairCollator) == (layout == "shared_prefix")
+        policy.zero_grad()
+        losses[layout] = t.compute_loss(policy, t.data_collator(rows[:16]))
+        losses[layout].backward()
+        grads[layout] = torch.cat([p.grad.flatten() for p in policy.parameters() if p.grad is not None])
+    torch.testing.assert_close(losses["shared_prefix"], losses["pairs"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads["shared_prefix"], grads["pairs"], rtol=1e-4, atol=1e-6)
+    _, _, args = _config(root, model_dir, data, "dpo", batch_layout="shared_prefix", scheduler={"name": "random"})
+    with pytest.raises(InputError, match="scheduler"):
+        PreferenceTrainer(model=policy, args=args, processing_class=tok, train_dataset=Dataset.from_list(rows))
