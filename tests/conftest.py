@@ -6,6 +6,8 @@ Nothing here touches a model or dataset hub.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,15 @@ def tiny_model_and_pairs(root, n_train: int, n_test: int = 0):
                 for r in addition_pair_rows(prompts, rng):
                     f.write(json.dumps(r) + "\n")
     return model_dir, data
+
+
+# ---- make dry runs --------------------------------------------------------------------------------------
+
+def make_dry_run(*args: str) -> str:
+    """stdout of `make -n <args>` in the checkout (skips the test when make is missing; fails on an error)."""
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    out = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout

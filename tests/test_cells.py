@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import make_dry_run
 
 from prefopt.cells import (
     GENERATED_MAKEFILE,
@@ -206,12 +206,7 @@ def test_generated_makefile_is_up_to_date(registry):
 
 
 def _make_n(*args: str) -> str:
-    if shutil.which("make") is None:
-        pytest.skip("make not installed")
-    out = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=REPO, capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+    return make_dry_run(*args)
 
 
 LAUNCH = "accelerate launch --config_file accelerate_configs/deepspeed_zero3.yaml"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import make_dry_run
 
 from prefopt.errors import InputError
 from prefopt.onpolicy import binarize_rows, load_scorer, merge_generations
@@ -398,8 +399,6 @@ def test_chain_on_the_embedded_task_trains_with_run_po(tmp_path, tiny_lm):
 
 
 def test_registry_recipes_and_make_dry_run():
-    import shutil
-    import subprocess
 
     from prefopt.cells import load_registry
 
@@ -415,12 +414,7 @@ def test_registry_recipes_and_make_dry_run():
 
     cfg = yaml.safe_load((REPO / "training_configs" / "llama3-instruct-v0.2" / "simpo.yaml").read_text())
     assert cfg["dataset"] == v2.replaces and (cfg["train_split"], cfg["eval_split"]) == ("train", "test")
-    if shutil.which("make") is None:
-        pytest.skip("make not installed")
-    out = subprocess.run(["make", "-n", "--no-print-directory", "onpolicy-llama3-instruct-v0.2"], cwd=REPO,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    steps = [line for line in out.stdout.splitlines() if "on_policy_data_gen/" in line]
+    steps = [line for line in make_dry_run("onpolicy-llama3-instruct-v0.2").splitlines() if "on_policy_data_gen/" in line]
     assert [s.split("on_policy_data_gen/")[1].split()[0] for s in steps] == [
         "decode.py", "post_process.py", "annotate.py", "binarize.py"]
     assert ("--model meta-llama/Meta-Llama-3-8B-Instruct --data HuggingFaceH4/ultrafeedback_binarized --splits "

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import make_dry_run
 
 from prefopt.prefacc import run, shp_pairs
 from prefopt.results import load_reproduced
@@ -103,15 +103,7 @@ def test_shp_rows_become_pairs_as_in_eric_mitchells_loader():
 
 
 def test_make_target_and_the_pythia_cells_call_it():
-    if shutil.which("make") is None:
-        pytest.skip("make not installed")
-
-    def make_n(*args):
-        out = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=REPO, capture_output=True, text=True,
-                             timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout
-
+    make_n = make_dry_run
     out = make_n("eval-pref-accuracy", "MODEL=m", "DATA=hh", "REF=r", "OUT=o", "CELL=c")
     assert "scripts/eval_pref_accuracy.py --model m --data hh --ref r" in out and "--out_dir o --cell c" in out
     out = make_n("eval-pythia-2.8b-hh-dpo")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_tiny_tokenizer, tiny_model_and_pairs
+from conftest import make_dry_run, make_tiny_tokenizer, tiny_model_and_pairs
 
 from prefopt.errors import InputError
 from prefopt.reward.data import render_query
@@ -313,15 +313,7 @@ def test_eval_rm_score_needs_rm_before_loading_anything():
 
 
 def test_make_wiring_of_the_rjs_cells():
-    if shutil.which("make") is None:
-        pytest.skip("make not installed")
-
-    def dry(*args):
-        out = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=REPO, capture_output=True, text=True,
-                             timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout
-
+    dry = make_dry_run
     out = dry("eval-hh-apo-rjs", "RM=outputs/llama-7b-hh-rm/rm-testing", "BASELINE=results/reproduced/hh-base-rjs")
     assert ("scripts/eval_rm_score.py --model outputs/alpaca-7b-hh/rjs-apo --rm outputs/llama-7b-hh-rm/rm-testing "
             "--data hh-test --out_dir results/reproduced/hh-apo-rjs") in out

@@ -54,10 +54,9 @@ def load_reference(path: str | Path) -> list[dict]:
         raise InputError(f"reference outputs {path} not found", where="REFERENCE",
                          fix="point REFERENCE at gpt4_1106_preview's model_outputs.json (alpaca_eval repository, "
                          "results/gpt4_1106_preview/), e.g. ../shared/data/alpaca_eval/gpt4_1106_preview_model_outputs.json")
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"cannot read {path} as UTF-8 JSON ({e})", where=str(path)) from None
+    from prefopt.data.files import read_file  # noqa: PLC0415  (UTF-8, JSON and row checks with clear errors)
+
+    rows = read_file(path)
     for i, r in enumerate(rows):
         for key in ("instruction", "output"):
             if not isinstance(r.get(key), str):
@@ -135,9 +134,9 @@ def annotator_config(judge: str, work: Path) -> tuple[str, str]:
         base = yaml.safe_load((configs / DEFAULT_JUDGE / "configs.yaml").read_text())[DEFAULT_JUDGE]
         base["prompt_template"] = str(configs / base["prompt_template"])
         if judge.startswith("hf:"):
-            from prefopt.models import _check_local, resolve  # noqa: PLC0415
+            from .judges import HFJudge  # noqa: PLC0415
 
-            _check_local(resolve(judge[3:]), "JUDGE")
+            HFJudge(judge[3:]).check()  # the same check as the other benchmarks' local judge
             base["fn_completions"] = HF_DECODER
             base["completions_kwargs"] = {"model_name": judge[3:]}
         else:
@@ -186,7 +185,7 @@ def hf_logprob_completions(prompts, model_name: str, **_ignored) -> dict:
     completions_all, start = [], time.time()
     for prompt in prompts:
         text = tok.apply_chat_template(prompt_to_chatml(prompt), add_generation_prompt=True, tokenize=False)
-        enc = tok(text, add_special_tokens=False, return_tensors="pt")
+        enc = tok(text, add_special_tokens=False, return_tensors="pt").to(model.device)
         with torch.no_grad():
             logp = torch.log_softmax(model(**enc).logits[0, -1].float(), dim=-1)
         top = [{"token": t, "logprob": float(logp[i])} for t, i in ids.items()]

@@ -31,15 +31,24 @@ class Question:
     extra: dict = field(default_factory=dict)
 
 
-def load_policy(name: str, template: str | None = None, dtype: str = "auto", trust_remote_code: bool = False):
-    """Model and tokenizer of a benchmark run (a hub id, a local folder, or tiny:<size>/<task>)."""
+def load_policy(name: str, template: str | None = None, dtype: str = "auto", device: str = "auto",
+                trust_remote_code: bool = False):
+    """(model, tokenizer) of a policy that answers: a hub id, a local folder, or tiny:<size>/<task>.
+
+    `template` as apply_template takes it; `device` "auto" is the GPU when there is one (prefopt.generate runs
+    where the model is)."""
+    import torch  # noqa: PLC0415
+
     from prefopt.config import ModelArguments  # noqa: PLC0415
     from prefopt.models import load_model, load_tokenizer  # noqa: PLC0415
 
+    name = str(name)
     args = ModelArguments(model_name_or_path=name, torch_dtype=dtype, trust_remote_code=trust_remote_code)
     tokenizer = load_tokenizer(args, require_chat_template=False)
     apply_template(tokenizer, template)
-    model = load_model(name, args)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_model(name, args).to(device)
     model.eval()
     return model, tokenizer
 

@@ -15,7 +15,6 @@ Our implementation of lmarena/arena-hard-auto's legacy (v0.1) pipeline, which is
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -69,14 +68,9 @@ def _legacy_dir(data_dir: Path) -> Path:
 def _jsonl(path: Path) -> list[dict]:
     if not path.exists():
         raise InputError(f"{path} not found", where="DATA", fix="copy the Arena-Hard v0.1 data files there")
-    rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise InputError(f"line {i} is not JSON ({e})", where=str(path)) from None
-    return rows
+    from prefopt.data.files import read_file  # noqa: PLC0415  (UTF-8, JSON lines and row checks, clear errors)
+
+    return read_file(path)
 
 
 def load_data(data_dir: str | Path) -> ArenaData:

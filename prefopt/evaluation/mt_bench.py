@@ -16,7 +16,6 @@ References: SimPO's GPT-4-Turbo answers by default (the papers' setup), FastChat
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -40,10 +39,9 @@ def _jsonl(path: Path, what: str) -> list[dict]:
         raise InputError(f"MT-Bench {what} {path} not found", where="DATA",
                          fix="pass --data <folder with question.jsonl, judge_prompts.jsonl> (FastChat's "
                          "llm_judge/data); the shared copy is ../shared/data/mt_bench (see its SOURCE.md)")
-    try:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except json.JSONDecodeError as e:
-        raise InputError(f"not JSON lines ({e})", where=str(path)) from None
+    from prefopt.data.files import read_file  # noqa: PLC0415  (UTF-8, JSON lines and row checks, clear errors)
+
+    return read_file(path)
 
 
 def load_questions(path: Path):

@@ -37,6 +37,16 @@ _GEMMA = (
     "{{ '<start_of_turn>' + ('model' if m['role'] == 'assistant' else m['role']) + '\n' + m['content'] | trim"
     " + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
 )
+# APO's alpaca prompts: BOS + "\n\nHuman: ...\n\nAssistant: ..." with "\n\nAssistant:" as the generation
+# prompt and EOS after a final assistant turn (the SFT target): what APO's tools/inference_llm.py feeds alpaca-native.
+HH_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'user' %}{{ '\n\nHuman: ' + message['content'] }}"
+    "{% elif message['role'] == 'assistant' %}{{ '\n\nAssistant: ' + message['content'] }}"
+    "{% if loop.last %}{{ eos_token }}{% endif %}"
+    "{% else %}{{ '\n\n' + message['role'] | capitalize + ': ' + message['content'] }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '\n\nAssistant:' }}{% endif %}"
+)
 
 TEMPLATES = {
     "llama3": _LLAMA3,
@@ -44,20 +54,27 @@ TEMPLATES = {
     "mistral_base": _MISTRAL_BASE,
     "mistral_instruct": _MISTRAL_INSTRUCT,
     "gemma": _GEMMA,
+    "hh": HH_TEMPLATE,
 }
+KEEP_OWN = (None, "", "model", "tokenizer")  # names that keep the tokenizer's own chat template
 
 
 def apply_template(tokenizer, name: str | None):
-    """Set the named eval template on `tokenizer` (in place); None or "model" keeps its own. Returns it."""
-    if name in (None, "", "model"):
+    """Set a template on `tokenizer` (in place) and return it: a name of TEMPLATES, fastchat:<conversation>, or a
+    Jinja chat template itself (it contains '{'); None, "model" or "tokenizer" keeps the tokenizer's own."""
+    if name in KEEP_OWN:
         if tokenizer.chat_template is None:
             raise InputError("the tokenizer has no chat template and no TEMPLATE was given", where="TEMPLATE",
                              fix=f"pass TEMPLATE=<one of {sorted(TEMPLATES)}>")
         return tokenizer
     if name.startswith("fastchat:"):
         return use_fastchat_conversation(tokenizer, name.partition(":")[2])
+    if "{" in name:
+        tokenizer.chat_template = name
+        return tokenizer
     if name not in TEMPLATES:
-        raise InputError(f"unknown TEMPLATE {name!r}", where="TEMPLATE", fix=f"use one of {sorted(TEMPLATES)} or model")
+        raise InputError(f"unknown TEMPLATE {name!r}", where="TEMPLATE",
+                         fix=f"use one of {sorted(TEMPLATES)}, model, fastchat:<conversation> or a Jinja template")
     tokenizer.chat_template = TEMPLATES[name]
     return tokenizer
 

@@ -178,21 +178,18 @@ class PrefoptRMScorer(Scorer):
     kind = "prefopt"
 
     def __init__(self, model: str, *, batch_size: int = 8, max_length: int | None = None, **_):
-        from ..config import ModelArguments  # noqa: PLC0415
-        from ..models import load_tokenizer  # noqa: PLC0415
         from ..reward.data import RewardCollator, RewardTokenizer  # noqa: PLC0415
-        from ..reward.model import load_reward_model, reward_settings  # noqa: PLC0415
+        from ..reward.model import is_reward_model  # noqa: PLC0415
+        from ..reward.sampling import load_scorer  # noqa: PLC0415  (the one RM loader: checks, device placement)
 
         self.name, self.batch_size = model, batch_size
-        settings = reward_settings(model) if _is_rm(model) else None
-        if settings is None:
+        if not is_reward_model(model):
             raise InputError(f"{model} is not a prefopt reward model folder (no reward_config.json)",
                              where="annotate --kind prefopt", fix="pass the output_dir of scripts/run_rm.py")
-        tok = load_tokenizer(ModelArguments(model_name_or_path=model), require_chat_template=False)
+        self.model, tok, settings = load_scorer(model)
         self.rt = RewardTokenizer(tok, max_length=max_length or settings.get("max_length") or 512,
                                   add_sep_token=settings.get("add_sep_token", False))
         self.collator = RewardCollator(tok.pad_token_id)
-        self.model = load_reward_model(model)
 
     def score_groups(self, prompts, groups):
         from ..reward.data import render_query  # noqa: PLC0415
@@ -205,12 +202,6 @@ class PrefoptRMScorer(Scorer):
 
     def score(self, prompts, responses):
         return [s[0] for s in self.score_groups(prompts, [[r] for r in responses])]
-
-
-def _is_rm(folder: str) -> bool:
-    from ..reward.model import is_reward_model  # noqa: PLC0415
-
-    return is_reward_model(folder)
 
 
 # ---------------------------------------------------------------------------------------------- task judges

@@ -16,7 +16,8 @@ A query is kept twice: as hh-rlhf text (what APO's reward models read: query + r
 
 `query_id` is the row's query_id (else its id, else its 0-based row number); ids must be unique.
 
-The `hh` template renders messages as APO's alpaca prompts: BOS + "\\n\\nHuman: ...\\n\\nAssistant: ..." with
+Policies load through prefopt.evaluation.answers.load_policy, whose templates (prefopt.evaluation.templates) hold
+`hh` beside the benchmarks' templates. The `hh` template renders messages as APO's alpaca prompts: BOS + "\\n\\nHuman: ...\\n\\nAssistant: ..." with
 "\\n\\nAssistant:" as the generation prompt and EOS after the final assistant turn (the SFT target), so sampling,
 SFT on the best samples and testing all see the text APO's tools/inference_llm.py feeds alpaca-native.
 """
@@ -29,18 +30,10 @@ import re
 import yaml
 
 from ..errors import InputError
+from ..evaluation.answers import load_policy  # noqa: F401 (re-exported: rjs and score_eval load through here)
+from ..evaluation.templates import HH_TEMPLATE  # noqa: F401 (re-exported)
 from .data import SEP_TEXT, render_query
 
-HH_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}"
-    "{% if message['role'] == 'user' %}{{ '\n\nHuman: ' + message['content'] }}"
-    "{% elif message['role'] == 'assistant' %}{{ '\n\nAssistant: ' + message['content'] }}"
-    "{% if loop.last %}{{ eos_token }}{% endif %}"
-    "{% else %}{{ '\n\n' + message['role'] | capitalize + ': ' + message['content'] }}{% endif %}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '\n\nAssistant:' }}{% endif %}"
-)
-# Template names a config or TEMPLATE= may use; "tokenizer" keeps the policy tokenizer's own chat template.
-TEMPLATES = {"hh": HH_TEMPLATE, "tokenizer": None}
 # GENERATION keys and the prefopt.generate argument each sets.
 GENERATION_KEYS = {"do_sample": bool, "temperature": float, "top_p": float, "top_k": int, "max_new_tokens": int,
                    "repetition_penalty": float, "num_return_sequences": int}
@@ -48,16 +41,6 @@ _HH_PROMPT = re.compile(r"^\s*(\n\n)?(Human|System):.*Assistant:\s*$", re.S)
 QUERY_FIELDS_HELP = ("give each row a 'query' (hh-rlhf text '\\n\\nHuman: ...\\n\\nAssistant:' or plain text), a "
                      "'prompt' (string or messages), APO's 'text' list ['query<sep>response', ...], or a preference "
                      "pair (chosen/rejected)")
-
-
-def resolve_template(name: str | None) -> str | None:
-    """A template name of TEMPLATES, or a Jinja template itself (it contains '{'), or None (the tokenizer's)."""
-    if name is None or "{" in name:
-        return name
-    if name not in TEMPLATES:
-        raise InputError(f"unknown template {name!r}", where="template",
-                         fix=f"use one of {sorted(TEMPLATES)} or a Jinja chat template")
-    return TEMPLATES[name]
 
 
 def parse_generation(text: str | None) -> dict:
@@ -163,21 +146,6 @@ def load_queries(source: str, split: str = "test", *, limit: int | None = None, 
     if not out:
         raise InputError("no queries", where=label, fix=QUERY_FIELDS_HELP)
     return out
-
-
-def load_policy(name: str, template: str | None = None, dtype: str = "float32", device: str = "auto"):
-    """(model, tokenizer) of a policy for prefopt.generate; `template` as resolve_template takes it."""
-    import torch  # noqa: PLC0415
-
-    from ..config import ModelArguments  # noqa: PLC0415
-    from ..models import load_model, load_tokenizer  # noqa: PLC0415
-
-    name = str(name)
-    args = ModelArguments(model_name_or_path=name, torch_dtype=dtype, chat_template=resolve_template(template))
-    tokenizer, model = load_tokenizer(args), load_model(name, args)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return model.to(device), tokenizer
 
 
 def load_scorer(folder: str, device: str = "auto"):
