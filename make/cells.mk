@@ -665,8 +665,8 @@ eval-pythia-2.8b-hh-kto:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/kto) CELL=pythia-2.8b-hh-kto OUT=$(call cell_out,pythia-2.8b-hh-kto) DATA=hh
 
 # pythia-2.8b-hh-kto-sams: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x kto-sams; tables: sams/table2
-pythia-2.8b-hh-kto-sams:
-	@echo "pythia-2.8b-hh-kto-sams: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-kto-sams: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/kto-sams.yaml $(ARGS)
 eval-pythia-2.8b-hh-kto-sams:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/kto-sams) CELL=pythia-2.8b-hh-kto-sams OUT=$(call cell_out,pythia-2.8b-hh-kto-sams) DATA=hh
 
@@ -689,8 +689,8 @@ eval-pythia-2.8b-shp-kto:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-shp/kto) CELL=pythia-2.8b-shp-kto OUT=$(call cell_out,pythia-2.8b-shp-kto) DATA=shp
 
 # pythia-2.8b-shp-kto-sams: Pythia-2.8B (SFT on the preferred responses first) on Stanford SHP (SamS Table 2) x kto-sams; tables: sams/table2
-pythia-2.8b-shp-kto-sams:
-	@echo "pythia-2.8b-shp-kto-sams: no training config yet (issue 6); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-shp-kto-sams: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-shp/kto-sams.yaml $(ARGS)
 eval-pythia-2.8b-shp-kto-sams:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-shp/kto-sams) CELL=pythia-2.8b-shp-kto-sams OUT=$(call cell_out,pythia-2.8b-shp-kto-sams) DATA=shp
 

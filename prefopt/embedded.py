@@ -222,7 +222,8 @@ COLUMNS = [("accuracy", "test accuracy"), ("carry_accuracy", "carry"), ("no_carr
            ("pref_acc_mean_logp", "pref. acc. (mean log-prob)"), ("pref_acc_logratio_vs_sft", "pref. acc. (log-ratio vs SFT)")]
 DISPLAY = {"sft": "SFT", "rft": "RFT (SFT on chosen)", "dpo": "DPO", "simpo": "SimPO", "ipo": "IPO", "rdpo": "R-DPO",
            "cpo": "CPO", "orpo": "ORPO", "rrhf": "RRHF", "slic": "SLiC-HF", "lmpo": "LMPO", "amapo": "AMaPO",
-           "kto": "KTO", "cdpo": "cDPO", "dpo-sams": "DPO + SamS", "dpo-random-half": "DPO (random 50%)"}
+           "kto": "KTO", "cdpo": "cDPO", "dpo-sams": "DPO + SamS", "dpo-random-half": "DPO (random 50%)",
+           "kto-pair": "KTO (paired)", "kto-sams": "KTO (paired) + SamS"}
 
 
 def aggregate(results: list[dict]) -> list[dict]:

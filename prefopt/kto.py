@@ -5,7 +5,9 @@ KTOTrainer, from the same script and config interface as the pairwise losses:
 
 KTO is not a pairwise loss (it is not in `prefopt.losses.compute`): it scores each response on its own against
 a reference point z0, a batch estimate of KL(policy || reference) taken on mismatched (prompt, response) pairs.
-So it runs in its own trainer. This module holds
+So it runs in its own trainer. (`loss: kto_pair`, prefopt.losses.kto_pair, is KTO's value function on the pairwise
+pipeline instead, with the reference point taken from the batch's pairs: that one takes a sample scheduler.)
+This module holds
 
 * a small registry of such "external trainers" (name -> hyperparameter dataclass + train function). The config
   parser treats their names like registered losses (`loss: kto`; their hyperparameters are top-level keys, typed,

@@ -166,7 +166,7 @@ def train_preference(model_args, data_args, args) -> dict:
 
     if args.loss in EXTERNAL_TRAINERS and args.scheduler:
         raise InputError(f"loss {args.loss!r} has its own trainer, which takes no sample scheduler",
-                         fix="remove the scheduler block, or use a pairwise loss")
+                         fix="remove the scheduler block, or use a pairwise loss (for KTO: loss kto_pair)")
     if args.loss in EXTERNAL_TRAINERS:  # the one dispatch point: same config, manifest and outputs (prefopt.kto)
         return EXTERNAL_TRAINERS[args.loss].train(model_args, data_args, args)
     setup_logging(args)

@@ -55,7 +55,8 @@ def test_issue_cells_exist_with_their_status(registry):
         assert cid in registry.cells, cid
     assert registry.cells["llama3-instruct-dpo-sams"].train == "config"  # issue 6 landed its config
     assert registry.cells["pythia-2.8b-hh-dpo-sams"].train == "config"
-    assert registry.cells["pythia-2.8b-hh-kto-sams"].train == "pending"  # KTO runs in TRL's trainer: no SamS hook
+    assert registry.cells["pythia-2.8b-hh-kto-sams"].train == "config"  # paired KTO + SamS (issue 6)
+    assert registry.cells["llama3-base-amapo-no-znorm"].train == "pending"
     assert registry.cells["hh-apo-rm"].train == "config"  # issue 7 landed its config
     assert (registry.cells["hh-apo-rm"].setting, registry.cells["hh-apo-rm"].method) == ("llama-7b-hh-rm", "rm-apo")
     # The spellings that differ between the reported CSVs and training_configs/ meet in the registry.
@@ -185,8 +186,8 @@ def test_list_shows_every_cell_with_its_status(registry):
     assert f"{len(registry.cells)} cells" in text
     for cid in registry.cells:
         assert re.search(rf"^{re.escape(cid)}\s", text, re.M), cid
-    line = next(x for x in text.splitlines() if x.startswith("pythia-2.8b-hh-kto-sams "))
-    assert "config pending (issue 6)" in line
+    line = next(x for x in text.splitlines() if x.startswith("llama3-base-amapo-no-znorm "))
+    assert "config pending (no issue)" in line
     line = next(x for x in text.splitlines() if x.startswith("llama3-instruct-simpo "))
     assert "config ready" in line
 
@@ -221,6 +222,8 @@ LAUNCH = "accelerate launch --config_file accelerate_configs/deepspeed_zero3.yam
     ("llama3-base-sft", f"{LAUNCH} scripts/run_sft.py training_configs/llama3-base/sft.yaml"),
     ("llama3-base-lmpo", f"{LAUNCH} scripts/run_po.py training_configs/llama3-base/lmpo.yaml"),             # LMPO
     ("mistral-instruct-amapo", f"{LAUNCH} scripts/run_po.py training_configs/mistral-instruct/amapo.yaml"),  # AMaPO
+    ("pythia-2.8b-hh-kto-sams", "accelerate launch --config_file accelerate_configs/fsdp.yaml scripts/run_po.py "
+                                "training_configs/pythia-2.8b-hh/kto-sams.yaml"),                          # KTO+SamS
 ])
 def test_make_dry_run_trains_with_accelerate(cell, command):
     out = _make_n(cell)
@@ -236,7 +239,6 @@ def test_make_dry_run_overrides():
 
 
 @pytest.mark.parametrize("cell, message", [
-    ("pythia-2.8b-hh-kto-sams", "no training config yet (issue 6)"),    # SamS's Pythia KTO rows
     ("llama3-base-amapo-no-znorm", "no training config yet (no issue plans it"),   # AMaPO ablation rows
     ("mistral-instruct-sft", "this table row is mistralai/Mistral-7B-Instruct-v0.2 itself"),
 ])

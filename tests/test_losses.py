@@ -28,7 +28,7 @@ RL = [-13.0, -21.0, -8.0]
 SW = [-2.0, -3.0, -1.5]  # PW / LW
 SL = [-1.5, -4.0, -3.0]  # PL / LL
 
-ALL = {"dpo", "ipo", "rdpo", "simpo", "cpo", "orpo", "rrhf", "slic", "lmpo", "amapo"}
+ALL = {"dpo", "ipo", "rdpo", "kto_pair", "simpo", "cpo", "orpo", "rrhf", "slic", "lmpo", "amapo"}
 
 
 def sigmoid(v: float) -> float:
@@ -96,8 +96,48 @@ def test_rdpo_unequal_lengths():
     close(run("rdpo", beta=0.1, alpha=0.0), run("dpo", beta=0.1))
 
 
+# Paired KTO: r_w = pw - rw = [1, -1, 1], r_l = pl - rl = [2.5, 1, -1].
+R_W, R_L = [1.0, -1.0, 1.0], [2.5, 1.0, -1.0]
+
+
+def kto_by_hand(beta, z_chosen, z_rejected, wd=1.0, wu=1.0):
+    return [(wd * (1 - sigmoid(beta * (a - z_chosen))) + wu * (1 - sigmoid(beta * (z_rejected - b)))) / 2
+            for a, b in zip(R_W, R_L)]
+
+
+def test_kto_pair_pooled_reference_point():
+    # z0 = max(0, mean of all six log-ratios) = 3.5 / 6
+    out = evaluate("kto_pair", PairLogps(*tensors().values()), beta=0.1)
+    close(out.losses.tolist(), kto_by_hand(0.1, 3.5 / 6, 3.5 / 6))
+    assert out.metrics["kl"].item() == pytest.approx(3.5 / 6)
+    close(out.chosen_rewards.tolist(), [0.1 * v for v in R_W])
+    close(out.rejected_rewards.tolist(), [0.1 * v for v in R_L])
+    # pair 3 on paper: (1 - sigma(0.1 * (1 - 7/12)) + 1 - sigma(0.1 * (7/12 + 1))) / 2
+    assert out.losses[2].item() == pytest.approx(1 - (sigmoid(1 / 24) + sigmoid(19 / 120)) / 2)
+
+
+def test_kto_pair_cross_half_weights_and_zero():
+    # cross_half: chosen terms use mean(r_l) = 2.5/3, rejected terms mean(r_w) = 1/3
+    close(run("kto_pair", beta=0.5, reference_point="cross_half"), kto_by_hand(0.5, 2.5 / 3, 1 / 3))
+    close(run("kto_pair", beta=0.5, reference_point="zero", desirable_weight=1.5, undesirable_weight=0.5),
+          kto_by_hand(0.5, 0.0, 0.0, wd=1.5, wu=0.5))
+    # a negative batch mean is clamped to z0 = 0
+    neg = tensors(rw=[v + 5 for v in PW], rl=[v + 5 for v in PL])
+    close(compute("kto_pair", **neg, beta=0.1).tolist(), compute("kto_pair", **neg, beta=0.1,
+                                                                  reference_point="zero").tolist())
+
+
+def test_kto_pair_reference_point_takes_no_gradient():
+    """d loss_i / d pw_j = 0 for j != i: z0 is detached, so each pair's gradient is its own."""
+    x = tensors(grad=True)
+    losses = compute("kto_pair", **x, beta=0.5)
+    (grad,) = torch.autograd.grad(losses[0], x["chosen_logps"])
+    a = 0.5 * (R_W[0] - 3.5 / 6)
+    assert grad.tolist() == pytest.approx([-0.5 * 0.5 * sigmoid(a) * (1 - sigmoid(a)), 0.0, 0.0])
+
+
 def test_reference_losses_need_reference():
-    for name in ("dpo", "ipo", "rdpo"):
+    for name in ("dpo", "ipo", "rdpo", "kto_pair"):
         with pytest.raises(ValueError, match="reference"):
             compute(name, **tensors(rw=None, rl=None))
 
@@ -313,17 +353,21 @@ def _ddp_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
 
     x = tensors(pick(PW), pick(PL), pick(LW), pick(LL), None, None)
     state: dict = {}
-    out = {"amapo": compute("amapo", **x, beta=2.0), "lmpo": compute("lmpo", **x, state=state), **state}
+    with_ref = tensors(pick(PW), pick(PL), pick(LW), pick(LL), pick(RW), pick(RL))
+    out = {"amapo": compute("amapo", **x, beta=2.0), "lmpo": compute("lmpo", **x, state=state),
+           "kto_pair": compute("kto_pair", **with_ref, beta=0.5), **state}
     torch.save(out, f"{out_dir}/{rank}.pt")
     dist.destroy_process_group()
 
 
 def test_batch_statistics_are_gathered_across_ranks(tmp_path):
-    """Two gloo ranks holding 2 + 1 pairs give the single-process values of the 3-pair batch."""
+    """Two gloo ranks holding 2 + 1 pairs give the single-process values of the 3-pair batch (AMaPO's and
+    LMPO's margins, paired KTO's reference point)."""
     torch.multiprocessing.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2)
     r0, r1 = (torch.load(tmp_path / f"{r}.pt", weights_only=True) for r in (0, 1))
     state: dict = {}
     close(torch.cat([r0["amapo"], r1["amapo"]]).tolist(), run("amapo", beta=2.0))
+    close(torch.cat([r0["kto_pair"], r1["kto_pair"]]).tolist(), run("kto_pair", beta=0.5))
     close(torch.cat([r0["lmpo"], r1["lmpo"]]).tolist(), compute("lmpo", **tensors(), state=state).tolist())
     for r in (r0, r1):
         assert r["a"].item() == pytest.approx(state["a"].item()) and r["b"].item() == pytest.approx(state["b"].item())
@@ -337,7 +381,7 @@ def test_all_losses_are_registered():
 
 
 def test_needs_reference_and_stateful_flags():
-    assert {n for n, s in LOSSES.items() if s.needs_reference} == {"dpo", "ipo", "rdpo"}
+    assert {n for n, s in LOSSES.items() if s.needs_reference} == {"dpo", "ipo", "rdpo", "kto_pair"}
     assert {n for n, s in LOSSES.items() if s.stateful} == {"lmpo"}
 
 
@@ -375,6 +419,8 @@ def test_unknown_hyperparameter_names_the_accepted_ones(name):
         ("dpo", {"beta": 0.0}), ("dpo", {"label_smoothing": 0.5}),
         ("ipo", {"tau": 0.0}), ("ipo", {"tau": -1.0}),
         ("rdpo", {"beta": -0.1}), ("rdpo", {"alpha": -0.1}),
+        ("kto_pair", {"beta": 0.0}), ("kto_pair", {"desirable_weight": -1.0}),
+        ("kto_pair", {"reference_point": "mismatched"}),
         ("simpo", {"beta": 0.0}), ("simpo", {"loss_type": "squared"}),
         ("cpo", {"beta": 0.0}), ("cpo", {"cpo_alpha": -1.0}),
         ("orpo", {"orpo_lambda": -0.1}),

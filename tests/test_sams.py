@@ -214,8 +214,12 @@ def tiny(tmp_path_factory):
     return root, model_dir, data
 
 
-def test_trainer_gradient_is_the_selected_pairs_mean(tiny):
-    """compute_loss + backward with SamS equals the plain DPO mean over exactly the selected pairs."""
+@pytest.mark.parametrize("loss,hparams", [("dpo", {"beta": 0.5, "label_smoothing": 0.0}),
+                                          ("kto_pair", {"beta": 0.5, "reference_point": "pooled"})])
+def test_trainer_gradient_is_the_selected_pairs_mean(tiny, loss, hparams):
+    """compute_loss + backward with SamS equals the plain loss's mean over exactly the selected pairs, with every
+    unselected pair's log-probs detached: no gradient reaches an unselected pair, not even through a batch
+    statistic (paired KTO's reference point z0 is taken over all 8 pairs, and must not carry gradient)."""
     from datasets import Dataset
     from test_trainer import MAX_LEN, _config
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -226,7 +230,7 @@ def test_trainer_gradient_is_the_selected_pairs_mean(tiny):
     from prefopt.trainer import PreferenceTrainer
 
     root, model_dir, data = tiny
-    _, _, args = _config(root, model_dir, data, "dpo", beta=0.5, scheduler={**TINY_SCHED, "select_ratio": 0.25})
+    _, _, args = _config(root, model_dir, data, loss, **hparams, scheduler={**TINY_SCHED, "select_ratio": 0.25})
     tok = AutoTokenizer.from_pretrained(model_dir)
     rows, _ = tokenize_pairs(load_pairs(str(data), split="train"), tok, max_length=MAX_LEN, max_prompt_length=12)
     policy, ref = AutoModelForCausalLM.from_pretrained(model_dir), AutoModelForCausalLM.from_pretrained(model_dir)
@@ -241,14 +245,15 @@ def test_trainer_gradient_is_the_selected_pairs_mean(tiny):
         policy.zero_grad()
         trainer.compute_loss(policy, collate(rows[start:start + 8])).backward()
     got = [p.grad.clone() for p in policy.parameters()]
-    chosen = [rows[start + i] for i in torch.nonzero(trainer.sample_scheduler.last_mask).flatten().tolist()]
-    assert len(chosen) == 2
+    selected = trainer.sample_scheduler.last_mask
+    assert int(selected.sum()) == 2
     policy.zero_grad()
-    sub = collate(chosen)
-    c, r, lc, lr, _ = pair_forward(policy, sub)
+    batch = collate(rows[8:16])
+    c, r, lc, lr, _ = pair_forward(policy, batch)
     with torch.no_grad():
-        rc, rr, *_ = pair_forward(ref, sub)
-    evaluate("dpo", PairLogps(c, r, lc, lr, rc, rr), beta=0.5, label_smoothing=0.0).losses.mean().backward()
+        rc, rr, *_ = pair_forward(ref, batch)
+    c, r = torch.where(selected, c, c.detach()), torch.where(selected, r, r.detach())
+    evaluate(loss, PairLogps(c, r, lc, lr, rc, rr), **hparams).losses[selected].mean().backward()
     for g, p in zip(got, policy.parameters()):
         torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-6)
 
@@ -346,3 +351,34 @@ def test_minilm_encoder_loads_offline(tmp_path, monkeypatch):
     f = networks.Exploitation(D, make_config({**SMALL, "encoder": "minilm"}))
     pred, hs = f(torch.randn(2, L, D))
     assert pred.shape == (2,) and hs.shape == (2, SMALL["width"])
+
+
+def test_tiny_configs_chain_pretraining_into_kto_sams_through_run_po(tiny):
+    """training_configs/tiny/sams-pretrain.yaml, then tiny/kto-sams.yaml (paired KTO + SamS), through
+    scripts/run_po.py on the tiny model: the pretrained scheduler is found through the relative init_from, half of
+    every batch is selected, and held-out preference accuracy rises."""
+    import json
+    import runpy
+    from pathlib import Path
+
+    from test_trainer import MAX_LEN, _heldout_margin_accuracy
+
+    repo = Path(__file__).resolve().parents[1]
+    run_po = runpy.run_path(str(repo / "scripts" / "run_po.py"))["run"]
+    root, model_dir, data = tiny
+    work = root / "kto-chain"
+    common = [f"--model_name_or_path={model_dir}", f"--dataset={data}", "--task_eval=null", f"--max_length={MAX_LEN}",
+              "--max_prompt_length=12", "--per_device_train_batch_size=16", "--disable_tqdm=true"]
+    run_po([str(repo / "training_configs/tiny/sams-pretrain.yaml"), *common, f"--output_dir={work / 'sams-pretrain'}",
+            "--num_train_epochs=1"])
+    before = _heldout_margin_accuracy(model_dir, data)
+    metrics = run_po([str(repo / "training_configs/tiny/kto-sams.yaml"), *common, f"--output_dir={work / 'kto-sams'}",
+                      "--learning_rate=3e-3", "--max_steps=30", "--beta=0.5"])
+    after = _heldout_margin_accuracy(work / "kto-sams", data)
+    assert after > before + 0.2, (before, after)
+    history = json.loads((work / "kto-sams" / "log_history.json").read_text())["log_history"]
+    fractions = [h["sams/selected_fraction"] for h in history if "sams/selected_fraction" in h]
+    assert fractions and all(f == 0.5 for f in fractions)
+    assert metrics["train_loss"] > 0
+    manifest = json.loads((work / "kto-sams" / "manifest.json").read_text())
+    assert manifest["config"]["loss"] == "kto_pair" and manifest["status"] == "finished"

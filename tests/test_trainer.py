@@ -45,7 +45,8 @@ def _heldout_margin_accuracy(model_dir, data):
     return (c / lc > r / lr).float().mean().item()
 
 
-@pytest.mark.parametrize("loss, hparams", [("simpo", {"beta": 2.0, "gamma_beta_ratio": 0.5}), ("dpo", {"beta": 0.5})])
+@pytest.mark.parametrize("loss, hparams", [("simpo", {"beta": 2.0, "gamma_beta_ratio": 0.5}), ("dpo", {"beta": 0.5}),
+                                          ("kto_pair", {"beta": 0.5})])
 def test_training_raises_heldout_preference_accuracy(setup, loss, hparams):
     from prefopt.train import train_preference
 

@@ -71,9 +71,11 @@ def test_every_config_parses(path):
     model, data, train = parse(path)
     assert model.model_name_or_path and data.dataset
     if "loss" in _raw(path):
-        # a sample-scheduler cell (prefopt.sams) is named <loss>-<variant>, or sams-pretrain (the scheduler's pretraining)
-        scheduled = bool(train.scheduler) and (path.stem.startswith(f"{train.loss}-") or path.stem == "sams-pretrain")
-        assert train.loss == path.stem or path.parent.name == "tiny" or scheduled
+        # the file names the paper's method: paired KTO (kto_pair) is the KTO method on the pairwise pipeline
+        method = {"kto_pair": "kto"}.get(train.loss, train.loss)
+        # a sample-scheduler cell (prefopt.sams) is named <method>-<variant>, or sams-pretrain (its pretraining)
+        scheduled = bool(train.scheduler) and (path.stem.startswith(f"{method}-") or path.stem == "sams-pretrain")
+        assert method == path.stem or path.parent.name == "tiny" or scheduled
 
 
 @pytest.mark.parametrize("path", CELLS, ids=_id)

@@ -20,6 +20,9 @@ What is compared (each TRL value comes from TRL's own forward and loss code, not
   tokens, while our `orpo` uses the response-only token-mean -sw. `test_orpo_nll_term_differs_from_trl`
   pins that down: TRL's NLL equals a prompt+response token mean computed by our `token_logps`, and our
   batch loss equals TRL's once its NLL is replaced by our response-only term.
+* Paired KTO (`kto_pair`, reference_point pooled): `KTOTrainer._compute_loss` (policy, KL and reference forwards,
+  loss, metrics) on the 2B unpaired examples of B pairs, each example's KL completion set to its own completion,
+  so TRL's KL estimate is the matched mean our pooled z0 takes. Batch loss, kl and mean rewards are compared.
 
 Identical token ids: pairs are tokenized once by our `tokenize_pairs` (chat template, BOS, EOS). TRL's
 tokenization is never used on them: the same prompt/chosen/rejected id lists are handed to TRL's own
@@ -338,3 +341,41 @@ def test_orpo_nll_term_differs_from_trl(setup):
     _close(trl["batch_loss"], ours.losses.mean() - ours.metrics["nll_loss"] + trl["nll"], "batch loss, NLL swapped")
     gap = abs(trl["nll"].item() - ours.metrics["nll_loss"].item())
     assert gap > 10 * ATOL, "the prompt+response and response-only NLLs coincide here: the test no longer shows the gap"
+
+
+# ---- paired KTO: KTOTrainer._compute_loss -------------------------------------------------------------------
+
+
+def _kto_trainer(setup, **cfg):
+    from trl import KTOConfig
+
+    from prefopt.kto import _trainer_class, unpair
+
+    args = KTOConfig(**cfg, per_device_train_batch_size=2, **_common_args(setup["root"], "kto"))
+    return _trainer_class()(model=copy.deepcopy(setup["policy"]), ref_model=copy.deepcopy(setup["ref"]), args=args,
+                            processing_class=setup["tok"],
+                            train_dataset=Dataset.from_list(unpair(setup["rows"][:2], seed=0)))
+
+
+@pytest.mark.parametrize("weights", [(1.0, 1.0), (1.3, 0.6)])
+def test_kto_pair_matches_trl_kto_with_matched_kl_completions(setup, weights):
+    """TRL's KTOTrainer on the 2B unpaired examples of B pairs, with each example's KL completion its own (so TRL's
+    KL estimate is the matched mean, our 'pooled' z0): its batch loss, kl and rewards equal ours."""
+    beta, (wd, wu) = 0.5, weights
+    trainer = _kto_trainer(setup, beta=beta, desirable_weight=wd, undesirable_weight=wu, loss_type="kto")
+    examples = [{"prompt_ids": r["prompt_ids"], "completion_ids": r[key], "KL_completion_ids": r[key], "label": label}
+                for r in setup["rows"] for key, label in (("chosen_ids", True), ("rejected_ids", False))]
+    model = trainer.model.eval()
+    with torch.no_grad():
+        trl_loss = trainer._compute_loss(model, trainer.data_collator(examples), return_outputs=False).item()
+    metrics = {k: v[-1] for k, v in trainer._metrics["eval"].items() if v}
+
+    pw, pl, lw, ll = _ours(setup["policy"], setup["tok"], setup["rows"])
+    rw, rl, _, _ = _ours(setup["ref"], setup["tok"], setup["rows"])
+    ours = evaluate("kto_pair", PairLogps(pw, pl, lw, ll, rw, rl), beta=beta, desirable_weight=wd,
+                    undesirable_weight=wu, reference_point="pooled")
+    _close(ours.losses.mean(), trl_loss, "kto_pair batch loss")
+    _close(ours.metrics["kl"], metrics["kl"], "kto_pair z0 (TRL kl)")
+    assert ours.metrics["kl"].item() > 0  # the comparison exercises a non-trivial reference point
+    _close(ours.chosen_rewards.mean(), metrics["rewards/chosen"], "kto_pair rewards/chosen")
+    _close(ours.rejected_rewards.mean(), metrics["rewards/rejected"], "kto_pair rewards/rejected")

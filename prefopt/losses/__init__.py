@@ -14,6 +14,7 @@ import torch
 # Importing the family modules registers their losses.
 from . import adaptive_margin as _adaptive_margin  # noqa: F401
 from . import dpo as _dpo  # noqa: F401
+from . import kto_pair as _kto_pair  # noqa: F401
 from . import reference_free as _reference_free  # noqa: F401
 from . import simpo as _simpo  # noqa: F401
 from .base import LossOutput, LossSpec, PairLogps
