@@ -353,10 +353,11 @@ def test_minilm_encoder_loads_offline(tmp_path, monkeypatch):
     assert pred.shape == (2,) and hs.shape == (2, SMALL["width"])
 
 
-def test_tiny_configs_chain_pretraining_into_kto_sams_through_run_po(tiny):
-    """training_configs/tiny/sams-pretrain.yaml, then tiny/kto-sams.yaml (paired KTO + SamS), through
-    scripts/run_po.py on the tiny model: the pretrained scheduler is found through the relative init_from, half of
-    every batch is selected, and held-out preference accuracy rises."""
+@pytest.mark.parametrize("config, loss", [("dpo-sams", "dpo"), ("kto-sams", "kto_pair")])
+def test_tiny_configs_chain_pretraining_into_sams_through_run_po(tiny, config, loss):
+    """training_configs/tiny/sams-pretrain.yaml, then tiny/dpo-sams.yaml or tiny/kto-sams.yaml (paired KTO + SamS),
+    through scripts/run_po.py on the tiny model: the pretrained scheduler is found through the relative init_from
+    (the hook reads its weights), half of every batch is selected, and held-out preference accuracy rises."""
     import json
     import runpy
     from pathlib import Path
@@ -366,19 +367,24 @@ def test_tiny_configs_chain_pretraining_into_kto_sams_through_run_po(tiny):
     repo = Path(__file__).resolve().parents[1]
     run_po = runpy.run_path(str(repo / "scripts" / "run_po.py"))["run"]
     root, model_dir, data = tiny
-    work = root / "kto-chain"
+    work = root / f"{config}-chain"
     common = [f"--model_name_or_path={model_dir}", f"--dataset={data}", "--task_eval=null", f"--max_length={MAX_LEN}",
               "--max_prompt_length=12", "--per_device_train_batch_size=16", "--disable_tqdm=true"]
     run_po([str(repo / "training_configs/tiny/sams-pretrain.yaml"), *common, f"--output_dir={work / 'sams-pretrain'}",
             "--num_train_epochs=1"])
     before = _heldout_margin_accuracy(model_dir, data)
-    metrics = run_po([str(repo / "training_configs/tiny/kto-sams.yaml"), *common, f"--output_dir={work / 'kto-sams'}",
-                      "--learning_rate=3e-3", "--max_steps=30", "--beta=0.5"])
-    after = _heldout_margin_accuracy(work / "kto-sams", data)
+    loaded = []
+    original = SamSScheduler.load_weights
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SamSScheduler, "load_weights", lambda self, path: loaded.append(Path(path)) or original(self, path))
+        metrics = run_po([str(repo / f"training_configs/tiny/{config}.yaml"), *common,
+                          f"--output_dir={work / config}", "--learning_rate=3e-3", "--max_steps=30", "--beta=0.5"])
+    assert [p.resolve() for p in loaded] == [(work / "sams-pretrain").resolve()]
+    after = _heldout_margin_accuracy(work / config, data)
     assert after > before + 0.2, (before, after)
-    history = json.loads((work / "kto-sams" / "log_history.json").read_text())["log_history"]
+    history = json.loads((work / config / "log_history.json").read_text())["log_history"]
     fractions = [h["sams/selected_fraction"] for h in history if "sams/selected_fraction" in h]
     assert fractions and all(f == 0.5 for f in fractions)
     assert metrics["train_loss"] > 0
-    manifest = json.loads((work / "kto-sams" / "manifest.json").read_text())
-    assert manifest["config"]["loss"] == "kto_pair" and manifest["status"] == "finished"
+    manifest = json.loads((work / config / "manifest.json").read_text())
+    assert manifest["config"]["loss"] == loss and manifest["status"] == "finished"
