@@ -68,11 +68,9 @@ def levers_md(results: dict) -> list[str]:
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib  # noqa: PLC0415
+    from prefopt.plotting import pyplot  # noqa: PLC0415 (bench/ scripts put the checkout on sys.path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    plt = pyplot()
     panels = [p for p in ("compare", "scaling", "levers") if p in results]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for ax, part in zip(axes[0], panels):

@@ -24,6 +24,7 @@ import torch
 from .config import build_config, config_class, config_hash, explicit_values, load_raw
 from .errors import InputError
 from .manifest import REPO_ROOT, build_manifest, write_json
+from .plotting import pyplot
 
 logger = logging.getLogger("prefopt.embedded")
 CONFIGS = REPO_ROOT / "training_configs" / "tiny"
@@ -268,10 +269,7 @@ def load_results(out: Path) -> list[dict]:
 
 def plot_curves(results: list[dict], out: Path) -> None:
     """Validation accuracy and train reward accuracy against steps, one line per method and seed."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     colors = {}
@@ -303,10 +301,7 @@ def plot_curves(results: list[dict], out: Path) -> None:
 
 def plot_bars(table: list[dict], out: Path) -> None:
     """Held-out judge accuracy and preference accuracy per method: mean with min–max whiskers."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     keys = [("accuracy", "test accuracy (rule judge)"), ("pref_acc_mean_logp", "held-out pref. acc. (mean log-prob)")]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))

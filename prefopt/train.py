@@ -196,6 +196,16 @@ def train_preference(model_args, data_args, args) -> dict:
     return _train_and_save(trainer, args, tokenizer, manifest, data_report)
 
 
+def write_curves(run: Path) -> None:
+    """training_curves.png of a finished run. A plotting failure is logged, never fatal: the model is saved."""
+    from .curves import CURVES_FILE, plot_runs  # noqa: PLC0415
+
+    try:
+        plot_runs([run], run / CURVES_FILE)
+    except (InputError, OSError, ValueError) as e:  # e.g. a run too short to log, a full disk
+        logger.warning("no %s for %s: %s", CURVES_FILE, run, e)
+
+
 def _train_and_save(trainer: Trainer, args, tokenizer, manifest: Path, data_report: dict) -> dict:
     if args.process_index == 0:
         launch = {"world_size": args.world_size, "distributed_type": trainer.accelerator.distributed_type.value,
@@ -212,6 +222,7 @@ def _train_and_save(trainer: Trainer, args, tokenizer, manifest: Path, data_repo
         write_json(Path(args.output_dir) / "metrics.json", metrics)
         write_json(Path(args.output_dir) / "log_history.json", {"log_history": trainer.state.log_history})
         update_manifest(manifest, status="finished", metrics=metrics)
+        write_curves(Path(args.output_dir))
     return metrics
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from .cells import Cell, Registry, load_registry
 from .errors import InputError
+from .plotting import pyplot
 from .results import REPO_ROOT, ReportedRow, ReproducedResult, load_reported, load_reproduced
 from .tables import markdown_table, text_table
 
@@ -253,10 +254,7 @@ def markdown_report(v: Verification, reproduced_dir: Path, png: Path | None, md_
 def plot(v: Verification, path: Path) -> None:
     """Per benchmark and metric, one line per run: the reported value with its tolerance band, and the
     reproduced value (green inside the band, red outside)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     panels: dict[tuple[str, str], list[Comparison]] = defaultdict(list)
     for c in v.compared:

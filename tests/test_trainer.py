@@ -59,6 +59,7 @@ def test_training_raises_heldout_preference_accuracy(setup, loss, hparams):
     manifest = json.loads((root / f"run-{loss}" / "manifest.json").read_text())
     assert manifest["status"] == "finished" and manifest["config"]["loss"] == loss
     assert manifest["data"]["train"]["kept"] == 256 and len(manifest["config_hash"]) == 16
+    assert (root / f"run-{loss}" / "training_curves.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_trainer_loss_is_the_registered_function(setup):
