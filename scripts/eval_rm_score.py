@@ -35,7 +35,7 @@ def run(argv):
     ap.add_argument("--out_dir", default=None)
     ap.add_argument("--cell", default=None)
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, help="sampling seed (default: GENERATION's seed=, else 0)")
     ap.add_argument("--batch_size", type=int, default=16)
     ap.add_argument("--rm_batch_size", type=int, default=16)
     ap.add_argument("--rm_max_length", type=int, default=None)

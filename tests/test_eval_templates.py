@@ -97,3 +97,12 @@ def test_parse_generation_errors_name_the_key(bad):
 def test_generation_settings_fields_have_help():
     assert all(f.metadata.get("help") for f in dataclasses.fields(GenerationSettings))
     assert set(TEMPLATES) >= {"llama3", "mistral_base", "mistral_instruct", "gemma"}
+
+
+def test_benchmarks_refuse_several_answers_per_question():
+    """num_return_sequences is eval-rm-score's (several scored answers per query); a judged benchmark stops early."""
+    from prefopt.evaluation.answers import Question, generate_answers
+
+    with pytest.raises(InputError, match="one answer per question") as e:
+        generate_answers(None, None, [Question("q1", ["hi"])], parse_generation("num_return_sequences=2"))
+    assert "eval-rm-score" in str(e.value)

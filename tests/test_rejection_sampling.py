@@ -20,9 +20,10 @@ import yaml
 from conftest import make_dry_run, make_tiny_tokenizer, tiny_model_and_pairs
 
 from prefopt.errors import InputError
+from prefopt.evaluation.settings import parse_generation
 from prefopt.reward.data import render_query
 from prefopt.reward.rjs import RejectionSamplingConfig, parse_rjs_config, run_rejection_sampling, score_and_select
-from prefopt.reward.sampling import HH_TEMPLATE, hh_messages, load_queries, parse_generation
+from prefopt.reward.sampling import HH_TEMPLATE, hh_messages, load_queries
 from prefopt.reward.score_eval import evaluate_policy, read_answers, score_answers, win_rate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,14 +31,20 @@ APO_TESTING = "do_sample=true temperature=0.3 top_k=5 top_p=0.85 max_new_tokens=
 
 
 # ---- settings, template, queries (no model) ------------------------------------------------------------------
-def test_parse_generation_values_and_errors():
-    assert parse_generation(APO_TESTING) == {"do_sample": True, "temperature": 0.3, "top_k": 5, "top_p": 0.85,
-                                             "max_new_tokens": 512, "repetition_penalty": 1.05}
-    assert parse_generation("temperature=1") == {"temperature": 1.0} and parse_generation(None) == {}
+def test_apo_generation_strings_through_the_one_parser():
+    """eval-rm-score reads GENERATION with prefopt.evaluation.settings, as every benchmark target does; APO's
+    testing settings give do_sample, so they mean the same under HF's and vLLM's readings."""
+    s = parse_generation(APO_TESTING + " num_return_sequences=2")
+    assert s.generate_kwargs() == {"max_new_tokens": 512, "do_sample": True, "seed": 0, "stop": None,
+                                   "extra_eos_ids": [], "repetition_penalty": 1.05, "temperature": 0.3,
+                                   "top_p": 0.85, "top_k": 5}
+    assert s.num_return_sequences == 2 and parse_generation(None).num_return_sequences == 1
     with pytest.raises(InputError, match="did you mean temperature"):
         parse_generation("temprature=0.3")
-    with pytest.raises(InputError, match="top_k='0.5' is not a int"):
+    with pytest.raises(InputError, match="top_k='0.5' is not a valid int"):
         parse_generation("top_k=0.5")
+    with pytest.raises(InputError, match="num_return_sequences must be >= 1"):
+        parse_generation("num_return_sequences=0")
 
 
 def test_hh_template_renders_apo_prompts_and_round_trips():
@@ -276,9 +283,11 @@ def test_eval_rm_score_writes_a_valid_result(tmp_path, tiny):
     scores = [s for a in answers for s in a["scores"]]
     assert len(answers) == 6 and res.metrics["avg_score"] == pytest.approx(statistics.mean(scores))
     assert res.metrics["avg_score_se"] == pytest.approx(statistics.stdev(scores) / math.sqrt(6))
-    assert payload["manifest"]["generation"] == {"temperature": 0.3, "top_k": 5, "top_p": 0.85, "max_new_tokens": 4,
-                                                 "repetition_penalty": 1.05, "do_sample": True,
-                                                 "num_return_sequences": 1}
+    generation = payload["manifest"]["generation"]
+    assert {k: generation[k] for k in ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty",
+                                       "do_sample", "num_return_sequences", "seed")} == {
+        "temperature": 0.3, "top_k": 5, "top_p": 0.85, "max_new_tokens": 4, "repetition_penalty": 1.05,
+        "do_sample": True, "num_return_sequences": 1, "seed": 0}
     assert payload["manifest"]["reward_model"] == rm and payload["manifest"]["model"] == model_dir
 
     # against itself (same seed, same answers): every query is a tie, so the win rate is exactly 50%

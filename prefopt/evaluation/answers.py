@@ -81,6 +81,10 @@ def generate_answers(model, tokenizer, questions: list[Question], settings: Gene
     """Answers to every turn of every question, keyed by question id (resuming from `path`)."""
     from prefopt.generate import generate  # noqa: PLC0415
 
+    if settings.num_return_sequences != 1:
+        raise InputError(f"num_return_sequences={settings.num_return_sequences}: these benchmarks judge one answer "
+                         "per question", where="GENERATION",
+                         fix="drop num_return_sequences (only make eval-rm-score scores several answers per query)")
     ids = [q.id for q in questions]
     if len(set(ids)) != len(ids):
         raise InputError("question ids are not unique", where="generate_answers", fix="give every question an id")

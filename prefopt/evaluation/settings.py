@@ -3,7 +3,9 @@
     GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 
 The papers' eval configs were written for vLLM, where a temperature above 0 samples and 0 is greedy; the same
-rule is applied here when `do_sample` is not given, so a config means what it meant to its authors.
+rule is applied here when `do_sample` is not given, so a config means what it meant to its authors. Every
+`make eval-*` target reads GENERATION through this one parser, so a string means the same on every benchmark
+(APO's eval-rm-score settings always give do_sample, so HF's and vLLM's readings agree on them).
 Named settings: `greedy`, and `fastchat-default` (FastChat's MT-Bench answer generation: 1024 new tokens and a
 temperature per question category, `FASTCHAT_CATEGORY_TEMPERATURE`).
 """
@@ -11,6 +13,7 @@ temperature per question category, `FASTCHAT_CATEGORY_TEMPERATURE`).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 
 from prefopt.errors import InputError
@@ -33,6 +36,8 @@ class GenerationSettings:
     stop_token_ids: tuple[int, ...] = field(default=(), metadata={"help": "extra end-of-answer token ids"})
     stop: tuple[str, ...] = field(default=(), metadata={"help": "strings that end an answer (comma-separated)"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
+    num_return_sequences: int = field(default=1, metadata={"help": "answers per prompt (eval-rm-score averages "
+                                                                   "their reward scores)"})
     per_category_temperature: bool = field(default=False, metadata={"help": "FastChat's MT-Bench temperatures"})
 
     @property
@@ -101,11 +106,14 @@ def parse_generation(spec: str | None, **overrides) -> GenerationSettings:
     for w in words:
         key, eq, raw = w.partition("=")
         if not eq or key not in _FIELDS:
+            close = difflib.get_close_matches(key, _FIELDS, n=1)
             raise InputError(f"GENERATION: cannot read {w!r}", where="GENERATION",
-                             fix="write key=value pairs; keys: " + ", ".join(_FIELDS))
+                             fix=(f"did you mean {close[0]}? " if close else "")
+                             + "write key=value pairs; keys: " + ", ".join(_FIELDS))
         values[key] = _convert(key, raw)
     values.update({k: v for k, v in overrides.items() if v is not None})
     out = dataclasses.replace(base, **values)
-    if out.max_new_tokens < 1:
-        raise InputError(f"GENERATION: max_new_tokens must be >= 1, got {out.max_new_tokens}", where="GENERATION")
+    for key in ("max_new_tokens", "num_return_sequences"):
+        if getattr(out, key) < 1:
+            raise InputError(f"GENERATION: {key} must be >= 1, got {getattr(out, key)}", where="GENERATION")
     return out

@@ -56,10 +56,10 @@ def reference_points(chosen_logratio, rejected_logratio, how: str) -> tuple[torc
 @register("kto_pair", hparams=KTOPairParams, needs_reference=True)
 def kto_pair(x: PairLogps, state=None, *, beta: float, desirable_weight: float, undesirable_weight: float,
              reference_point: str) -> LossOutput:
-    """Paired KTO: ( lambda_D (1 - sigma(beta (r_w - z0))) + lambda_U (1 - sigma(beta (z0 - r_l))) ) / 2,
+    """Paired KTO: (lambda_D (1 - sigma(beta (r_w - z0))) + lambda_U (1 - sigma(beta (z0 - r_l)))) / 2.
 
-    r_w = pw - rw and r_l = pl - rl the summed log-ratios, z0 the reference point. This is eq. 8 of Ethayarajh
-    et al., "KTO: Model Alignment as Prospect Theoretic Optimization", ICML 2024 (lambda_y - v(x, y)), applied to
+    r_w = pw - rw and r_l = pl - rl are the summed log-ratios, z0 the reference point. This is the KTO loss of Ethayarajh
+    et al., "KTO: Model Alignment as Prospect Theoretic Optimization", ICML 2024, lambda_y - v(x, y), applied to
     both responses of a pair, with the chosen one desirable and the rejected one undesirable. The halving makes
     the batch mean equal the mean over the 2B unpaired examples, the scale of TRL's KTOTrainer loss.
 

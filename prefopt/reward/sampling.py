@@ -1,8 +1,7 @@
-"""What a policy answers and how: query files, the `hh` prompt template, and the GENERATION settings string.
+"""What a policy answers: query files and the `hh` prompt template (GENERATION strings: prefopt.evaluation.settings).
 
     queries = load_queries("data/apo/hh-split/eval_data/hh_cleaned_origin.test.json", "test")
     # [{"query_id": "0", "query": "\\n\\nHuman: ...\\n\\nAssistant:", "prompt": [{"role": "user", ...}]}, ...]
-    settings = parse_generation("do_sample=true temperature=0.3 top_k=5 max_new_tokens=512")  # generate() kwargs
     model, tok = load_policy("chavinlo/alpaca-native", template="hh")
 
 A query is kept twice: as hh-rlhf text (what APO's reward models read: query + response) and as prompt messages
@@ -24,44 +23,17 @@ SFT on the best samples and testing all see the text APO's tools/inference_llm.p
 
 from __future__ import annotations
 
-import difflib
 import re
-
-import yaml
 
 from ..errors import InputError
 from ..evaluation.answers import load_policy  # noqa: F401 (re-exported: rjs and score_eval load through here)
 from ..evaluation.templates import HH_TEMPLATE  # noqa: F401 (re-exported)
 from .data import SEP_TEXT, render_query
 
-# GENERATION keys and the prefopt.generate argument each sets.
-GENERATION_KEYS = {"do_sample": bool, "temperature": float, "top_p": float, "top_k": int, "max_new_tokens": int,
-                   "repetition_penalty": float, "num_return_sequences": int}
 _HH_PROMPT = re.compile(r"^\s*(\n\n)?(Human|System):.*Assistant:\s*$", re.S)
 QUERY_FIELDS_HELP = ("give each row a 'query' (hh-rlhf text '\\n\\nHuman: ...\\n\\nAssistant:' or plain text), a "
                      "'prompt' (string or messages), APO's 'text' list ['query<sep>response', ...], or a preference "
                      "pair (chosen/rejected)")
-
-
-def parse_generation(text: str | None) -> dict:
-    """'key=value key=value' (the registry's GENERATION) -> prefopt.generate keyword arguments."""
-    out: dict = {}
-    for part in (text or "").split():
-        key, sep, value = part.partition("=")
-        if not sep or key not in GENERATION_KEYS:
-            close = difflib.get_close_matches(key, GENERATION_KEYS, n=1)
-            raise InputError(f"cannot use {part!r}", where="GENERATION",
-                             fix=(f"did you mean {close[0]}? " if close else "")
-                             + f"write key=value pairs with keys {', '.join(GENERATION_KEYS)}")
-        kind = GENERATION_KEYS[key]
-        parsed = yaml.safe_load(value)
-        if kind is float and isinstance(parsed, int) and not isinstance(parsed, bool):
-            parsed = float(parsed)
-        if not isinstance(parsed, kind) or (kind is not bool and isinstance(parsed, bool)):
-            raise InputError(f"{key}={value!r} is not a {kind.__name__}", where="GENERATION",
-                             fix=f"give {key} a {kind.__name__} value")
-        out[key] = parsed
-    return out
 
 
 def hh_messages(text: str, where: str) -> list[dict]:

@@ -83,22 +83,20 @@ def read_answers(path: str | Path) -> list[dict]:
 
 def evaluate_policy(model: str, rm: str, data: str = "hh-test", *, split: str = "test", template: str | None = None,
                     generation: str | None = None, baseline: str | None = None, out: str | Path | None = None,
-                    cell: str | None = None, limit: int | None = None, seed: int = 0, batch_size: int = 16,
+                    cell: str | None = None, limit: int | None = None, seed: int | None = None, batch_size: int = 16,
                     rm_batch_size: int = 16, rm_max_length: int | None = None, dtype: str = "float32",
                     device: str = "auto") -> tuple[dict, Path]:
     """Generate, score, write results/reproduced/<run>/<benchmark>.json (+ .answers.jsonl); returns the payload
     and the file."""
+    from ..evaluation.settings import parse_generation  # noqa: PLC0415 (the one GENERATION parser)
     from .converter import _listing, sample_rows  # noqa: PLC0415
-    from .sampling import load_policy, load_queries, load_scorer, parse_generation  # noqa: PLC0415
+    from .sampling import load_policy, load_queries, load_scorer  # noqa: PLC0415
 
     source, bench = data_source(data)
     bench = Path(out).stem if out else bench  # the file's name is its benchmark id (prefopt.results)
-    settings = parse_generation(generation)
-    n = settings.pop("num_return_sequences", 1)
-    do_sample = settings.pop("do_sample", False)
-    if "max_new_tokens" not in settings:
-        raise InputError("GENERATION gives no max_new_tokens", where="GENERATION",
-                         fix="pass the benchmark's decoding settings, e.g. GENERATION='max_new_tokens=512 ...'")
+    settings = parse_generation(generation, seed=seed)
+    generate_kwargs = settings.generate_kwargs()
+    do_sample = generate_kwargs.pop("do_sample")
     out = Path(out) if out else REPO_ROOT / "results" / "reproduced" / run_name(model) / f"{bench}.json"
     base_rows = read_answers(baseline) if baseline else None       # fail early, before any model is loaded
     queries = load_queries(source, split, limit=limit)
@@ -110,9 +108,9 @@ def evaluate_policy(model: str, rm: str, data: str = "hh-test", *, split: str = 
                              f" {_listing(missing)}", where=str(baseline),
                              fix="evaluate the baseline on the same DATA (and limit) first")
     policy, tok = load_policy(model, template, dtype, device)
-    rows = sample_rows(policy, tok, {q["query_id"]: (q["query"], q["prompt"]) for q in queries}, num_samples=n,
-                       do_sample=do_sample, seed=seed, batch_size=batch_size, progress=True,
-                       desc=f"{bench}: answers", **settings)
+    rows = sample_rows(policy, tok, {q["query_id"]: (q["query"], q["prompt"]) for q in queries},
+                       num_samples=settings.num_return_sequences, do_sample=do_sample, batch_size=batch_size,
+                       progress=True, desc=f"{bench}: answers", **generate_kwargs)
     del policy
     scorer, rm_tok, rm_settings = load_scorer(rm, device)
     scores = score_answers(scorer, rm_tok, rm_settings, rows, max_length=rm_max_length, batch_size=rm_batch_size)
@@ -134,8 +132,7 @@ def evaluate_policy(model: str, rm: str, data: str = "hh-test", *, split: str = 
     payload = {"cell": cell, "benchmark": bench, "metrics": metrics, "queries": len(queries), "answers": len(flat),
                "manifest": build_manifest(
                    "rm-score-eval", model=model, reward_model=rm, reward_settings=rm_settings, data=source,
-                   split=split, template=template, generation=dict(settings, do_sample=do_sample,
-                                                                   num_return_sequences=n),
-                   seed=seed, baseline=baseline, answers_file=str(answers), judge=f"reward model {rm}")}
+                   split=split, template=template, generation=settings.as_dict(),
+                   seed=settings.seed, baseline=baseline, answers_file=str(answers), judge=f"reward model {rm}")}
     write_json(out, payload)
     return payload, out
