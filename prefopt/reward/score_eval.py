@@ -95,8 +95,6 @@ def evaluate_policy(model: str, rm: str, data: str = "hh-test", *, split: str = 
     source, bench = data_source(data)
     bench = Path(out).stem if out else bench  # the file's name is its benchmark id (prefopt.results)
     settings = parse_generation(generation, seed=seed)
-    generate_kwargs = settings.generate_kwargs()
-    do_sample = generate_kwargs.pop("do_sample")
     out = Path(out) if out else REPO_ROOT / "results" / "reproduced" / run_name(model) / f"{bench}.json"
     base_rows = read_answers(baseline) if baseline else None       # fail early, before any model is loaded
     queries = load_queries(source, split, limit=limit)
@@ -109,8 +107,8 @@ def evaluate_policy(model: str, rm: str, data: str = "hh-test", *, split: str = 
                              fix="evaluate the baseline on the same DATA (and limit) first")
     policy, tok = load_policy(model, template, dtype, device)
     rows = sample_rows(policy, tok, {q["query_id"]: (q["query"], q["prompt"]) for q in queries},
-                       num_samples=settings.num_return_sequences, do_sample=do_sample, batch_size=batch_size,
-                       progress=True, desc=f"{bench}: answers", **generate_kwargs)
+                       num_samples=settings.num_return_sequences, batch_size=batch_size, progress=True,
+                       desc=f"{bench}: answers", **settings.generate_kwargs())
     del policy
     scorer, rm_tok, rm_settings = load_scorer(rm, device)
     scores = score_answers(scorer, rm_tok, rm_settings, rows, max_length=rm_max_length, batch_size=rm_batch_size)
