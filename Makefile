@@ -47,7 +47,7 @@ mini-table: setup ## every method from the same tiny SFT model, seeds $(SEEDS) -
 
 curves: setup ## training curves of runs side by side: RUNS="outputs/a outputs/b" [OUT=compare.png] (a finished run also writes <run>/training_curves.png)
 	@test -n "$(RUNS)" || { echo 'usage: make curves RUNS="<output_dir> [<output_dir> ...]" [OUT=<file.png>]'; exit 2; }
-	$(PY) -m prefopt.curves $(RUNS) $(if $(OUT),--out $(OUT))
+	$(PY) -m prefopt.training.curves $(RUNS) $(if $(OUT),--out $(OUT))
 
 test: setup ## the test suite (CPU, offline; under 20 minutes on 2 cores)
 	$(PY) -m pytest -q
@@ -76,10 +76,10 @@ clean: ## remove run outputs and caches (keeps .venv)
 .PHONY: list verify gen-make
 
 list: setup ## every paper-table cell with its status (training config, eval entry points, reproduced)
-	@$(PY) -m prefopt.cells list
+	@$(PY) -m prefopt.reproduce.cells list
 
 verify: setup ## results/reproduced vs results/reported -> results/report.md + .png; exit 1 if a number is off
-	@$(PY) -m prefopt.verify $(VERIFY_ARGS)
+	@$(PY) -m prefopt.reproduce.verify $(VERIFY_ARGS)
 
 gen-make: setup ## regenerate make/cells.mk from results/cells.yaml (commit it with the registry)
 	$(PY) scripts/gen_make.py

@@ -62,7 +62,7 @@ def ours_config(setup: Setup, loss: str, reference_cache: str = "on", batch_layo
 
 def _load(setup: Setup):
     from prefopt.config import ModelArguments  # noqa: PLC0415
-    from prefopt.models import load_model, load_tokenizer  # noqa: PLC0415
+    from prefopt.modeling.loading import load_model, load_tokenizer  # noqa: PLC0415
 
     margs = ModelArguments(model_name_or_path=f"tiny:{setup.size}")
     return load_model(margs.model_name_or_path, margs), load_tokenizer(margs)
@@ -75,9 +75,9 @@ def _ours(loss: str, reference: str | None, shared_prefix: bool = False):
     def build(setup: Setup):
         from datasets import Dataset  # noqa: PLC0415
 
-        from prefopt import refcache  # noqa: PLC0415
-        from prefopt.train import attach_reference_logps  # noqa: PLC0415
-        from prefopt.trainer import PreferenceTrainer  # noqa: PLC0415
+        from prefopt.modeling import refcache  # noqa: PLC0415
+        from prefopt.training.preference import attach_reference_logps
+        from prefopt.training.trainer import PreferenceTrainer  # noqa: PLC0415
 
         model_args, _, args = ours_config(setup, loss, batch_layout="shared_prefix" if shared_prefix else "pairs")
         model, tok = _load(setup)

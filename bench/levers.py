@@ -38,8 +38,8 @@ def _contiguous_token_logps(logits, input_ids, chunk_size=0):
 
 
 def _two_forwards(model, batch, chunk_size=0, output_hidden_states=False):
-    """prefopt.logprobs.pair_forward's contract, with one forward per half of the batch."""
-    import prefopt.logprobs as lp  # noqa: PLC0415
+    """prefopt.modeling.logprobs.pair_forward's contract, with one forward per half of the batch."""
+    import prefopt.modeling.logprobs as lp  # noqa: PLC0415
 
     b = batch["input_ids"].size(0) // 2
     halves = []
@@ -54,8 +54,8 @@ def _two_forwards(model, batch, chunk_size=0, output_hidden_states=False):
 
 def apply(variant: str, pairs: int) -> dict:
     """Patch this process for `variant`; return the config overrides it needs (config-level levers)."""
-    import prefopt.logprobs as lp  # noqa: PLC0415
-    import prefopt.trainer as tr  # noqa: PLC0415
+    import prefopt.modeling.logprobs as lp  # noqa: PLC0415
+    import prefopt.training.trainer as tr  # noqa: PLC0415
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown lever variant {variant!r}: use one of {VARIANTS}")

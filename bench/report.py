@@ -68,7 +68,7 @@ def levers_md(results: dict) -> list[str]:
 
 
 def plot(results: dict, path: Path) -> None:
-    from prefopt.plotting import pyplot  # noqa: PLC0415 (bench/ scripts put the checkout on sys.path)
+    from prefopt.core.plotting import pyplot  # noqa: PLC0415 (bench/ scripts put the checkout on sys.path)
 
     plt = pyplot()
     panels = [p for p in ("compare", "scaling", "levers") if p in results]

@@ -39,8 +39,8 @@ def worker(name: str, pairs: int, length: int, steps: int) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from prefopt.config import PreferenceConfig, build_config
-    from prefopt.tiny import build_tiny
-    from prefopt.trainer import PreferenceTrainer
+    from prefopt.toy.tiny import build_tiny
+    from prefopt.training.trainer import PreferenceTrainer
 
     torch.manual_seed(0)
     cuda = torch.cuda.is_available()
@@ -50,7 +50,7 @@ def worker(name: str, pairs: int, length: int, steps: int) -> dict:
     raw = {"model_name_or_path": str(model_dir), "dataset": "unused", "loss": "dpo", "beta": 0.1, "output_dir": tmp,
            "report_to": "none", "use_cpu": not cuda, "learning_rate": 1e-5, "per_device_train_batch_size": pairs}
     if CONFIGS[name]:
-        raw["scheduler"] = CONFIGS[name]
+        raw["sample_scheduler"] = CONFIGS[name]
     _, _, args = build_config(raw, "<bench>", PreferenceConfig)
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).to(device)

@@ -28,8 +28,8 @@ def prepare(spec: dict) -> dict:
     """Rows for every length of one size, and the DPO reference cache for each row file."""
     from bench.contenders import Setup, ours_config  # noqa: PLC0415
     from prefopt.data import load_pairs, tokenize_pairs  # noqa: PLC0415
-    from prefopt.models import load_tokenizer  # noqa: PLC0415
-    from prefopt.train import attach_reference_logps  # noqa: PLC0415
+    from prefopt.modeling.loading import load_tokenizer  # noqa: PLC0415
+    from prefopt.training.preference import attach_reference_logps
 
     pairs = load_pairs(spec["data"], "train", bad_rows="drop")[: spec["n_pairs"]]
     report = {}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def parser():
@@ -40,8 +40,8 @@ def parser():
 
 
 def run(argv):
-    from prefopt.cli import configure_logging
-    from prefopt.manifest import build_manifest, write_json
+    from prefopt.core.cli import configure_logging
+    from prefopt.core.manifest import build_manifest, write_json
     from prefopt.onpolicy.annotate import annotate_rows, check_rows, load_scorer
     from prefopt.onpolicy.common import read_rows, read_sidecar, sidecar
 

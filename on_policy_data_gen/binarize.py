@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def parser():
@@ -33,8 +33,8 @@ def parser():
 
 
 def run(argv):
-    from prefopt.cli import configure_logging
-    from prefopt.errors import InputError
+    from prefopt.core.cli import configure_logging
+    from prefopt.core.errors import InputError
     from prefopt.onpolicy.binarize import binarize_rows, load_test_prompts, save_dataset
     from prefopt.onpolicy.common import read_rows, read_sidecar
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def parser():
@@ -44,7 +44,7 @@ def parser():
 
 
 def run(argv):
-    from prefopt.cli import configure_logging
+    from prefopt.core.cli import configure_logging
     from prefopt.onpolicy.decode import Sampling, decode_seeds, load_prompts, resolve_backend
 
     a = parser().parse_args(argv)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def parser():
@@ -29,9 +29,9 @@ def parser():
 
 
 def run(argv):
-    from prefopt.cli import configure_logging
-    from prefopt.errors import InputError
-    from prefopt.manifest import build_manifest, write_json
+    from prefopt.core.cli import configure_logging
+    from prefopt.core.errors import InputError
+    from prefopt.core.manifest import build_manifest, write_json
     from prefopt.onpolicy.common import sidecar, write_jsonl
     from prefopt.onpolicy.post_process import merge_generations, read_generations
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
-from prefopt.prefacc import parser, run  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
+from prefopt.evaluation.preference_accuracy import parser, run  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(run, __doc__, parser().format_help))

@@ -17,14 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def run(argv):
     from prefopt.config import ModelArguments
+    from prefopt.core.manifest import build_manifest, write_json
     from prefopt.evaluation.report import run_name
-    from prefopt.manifest import build_manifest, write_json
-    from prefopt.models import load_tokenizer
+    from prefopt.modeling.loading import load_tokenizer
     from prefopt.reward.data import RewardCollator, RewardTokenizer, load_items
     from prefopt.reward.model import load_reward_model, reward_settings
     from prefopt.reward.score_eval import data_source

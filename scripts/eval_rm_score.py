@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def run(argv):
@@ -43,7 +43,7 @@ def run(argv):
     ap.add_argument("--device", default="auto")
     a = ap.parse_args(argv)
 
-    from prefopt.cli import configure_logging
+    from prefopt.core.cli import configure_logging
     from prefopt.reward.score_eval import data_source, evaluate_policy
 
     configure_logging()

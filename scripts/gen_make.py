@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cells import GENERATED_MAKEFILE, load_registry  # noqa: E402
-from prefopt.cells_make import render  # noqa: E402
-from prefopt.errors import InputError  # noqa: E402
+from prefopt.core.errors import InputError  # noqa: E402
+from prefopt.reproduce.cells import GENERATED_MAKEFILE, load_registry  # noqa: E402
+from prefopt.reproduce.make_rules import render  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

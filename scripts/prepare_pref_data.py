@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def run(argv):
-    from prefopt.embedded import write_jsonl
-    from prefopt.prefacc import load_test_pairs
+    from prefopt.evaluation.preference_accuracy import load_test_pairs
+    from prefopt.toy.chain import write_jsonl
 
     ap = argparse.ArgumentParser(prog="scripts/prepare_pref_data.py")
     ap.add_argument("data", help="hh | shp | a file or folder of pairs")

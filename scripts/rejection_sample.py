@@ -14,12 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
 from prefopt.config import describe  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def run(argv):
-    from prefopt.cli import configure_logging
+    from prefopt.core.cli import configure_logging
     from prefopt.reward.rjs import parse_rjs_config, run_rejection_sampling
 
     configure_logging()

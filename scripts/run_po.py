@@ -10,12 +10,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
 from prefopt.config import DataArguments, ModelArguments, PreferenceConfig, describe, parse_config  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def run(argv):
-    from prefopt.train import train_preference
+    from prefopt.training.preference import train_preference
 
     return train_preference(*parse_config(argv, PreferenceConfig))
 

@@ -11,18 +11,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
 from prefopt.config import DataArguments, ModelArguments, describe, parse_config  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def run(argv):
-    from prefopt.reward.train import RewardConfig, train_rm
+    from prefopt.config.reward import RewardConfig
+    from prefopt.reward.train import train_rm
 
     return train_rm(*parse_config(argv, RewardConfig))
 
 
 def help_text():
-    from prefopt.reward.train import RewardConfig
+    from prefopt.config.reward import RewardConfig
 
     return describe([ModelArguments, DataArguments, RewardConfig])
 

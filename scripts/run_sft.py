@@ -10,12 +10,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from prefopt.cli import main  # noqa: E402
 from prefopt.config import DataArguments, ModelArguments, SFTConfig, describe, parse_config  # noqa: E402
+from prefopt.core.cli import main  # noqa: E402
 
 
 def run(argv):
-    from prefopt.train import train_sft
+    from prefopt.training.sft import train_sft
 
     return train_sft(*parse_config(argv, SFTConfig))
 

@@ -122,7 +122,7 @@ def tiny_tokenizer():
 def addition_pair_rows(prompts, rng) -> list[dict]:
     """Pairs a randomly initialised model can learn: chosen = the sum, rejected = the sum + one more digit
     (the preference is 'stop after the answer')."""
-    from prefopt.toy import AdditionTask
+    from prefopt.toy.addition import AdditionTask
 
     task, rows = AdditionTask(), []
     for p in prompts:
@@ -139,8 +139,8 @@ def tiny_model_and_pairs(root, n_train: int, n_test: int = 0):
     import json
     import random
 
-    from prefopt.tiny import build_tiny
-    from prefopt.toy import AdditionTask
+    from prefopt.toy.addition import AdditionTask
+    from prefopt.toy.tiny import build_tiny
 
     model_dir = build_tiny("0.2m", "char", cache_dir=root / "tiny")
     splits, rng = AdditionTask().splits(), random.Random(0)

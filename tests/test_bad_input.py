@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from prefopt.tiny import build_tiny
+from prefopt.toy.tiny import build_tiny
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_PO = REPO / "scripts" / "run_po.py"
@@ -182,7 +182,7 @@ def test_bad_input_as_a_process(base, case):
 
 def test_trust_remote_code_is_off_unless_opted_in_and_logged(base, caplog):
     from prefopt.config import ModelArguments, PreferenceConfig, build_config
-    from prefopt.models import load_model
+    from prefopt.modeling.loading import load_model
 
     assert ModelArguments().trust_remote_code is False
     root, cfg = base

@@ -1,4 +1,4 @@
-"""The cell registry (results/cells.yaml, prefopt.cells) and its generated Makefile (make/cells.mk).
+"""The cell registry (results/cells.yaml, prefopt.reproduce.cells) and its generated Makefile (make/cells.mk).
 
 Integrity rule for training configs: only cells whose `train:` says `config` must have one (`pending` cells wait
 for issues 6 and 7, `none` cells are released models); a pending cell's config must NOT exist yet (flip its
@@ -16,7 +16,8 @@ import pytest
 import yaml
 from conftest import make_dry_run
 
-from prefopt.cells import (
+from prefopt.core.errors import InputError
+from prefopt.reproduce.cells import (
     GENERATED_MAKEFILE,
     defined_make_targets,
     list_cells,
@@ -24,9 +25,8 @@ from prefopt.cells import (
     markdown_cells,
     pending_evals,
 )
-from prefopt.cells_make import render
-from prefopt.errors import InputError
-from prefopt.results import METRIC_RANGES, load_reported
+from prefopt.reproduce.make_rules import render
+from prefopt.reproduce.results import METRIC_RANGES, load_reported
 
 REPO = Path(__file__).resolve().parents[1]
 ISSUE_CELLS = ["llama3-instruct-simpo", "mistral-base-dpo", "llama3-instruct-v0.2-simpo", "gemma2-it-simpo",
@@ -193,7 +193,7 @@ def test_list_shows_every_cell_with_its_status(registry):
 
 
 def test_list_cli_runs_on_the_repo():
-    out = subprocess.run([str(REPO / ".venv/bin/python"), "-m", "prefopt.cells", "list"], cwd=REPO,
+    out = subprocess.run([str(REPO / ".venv/bin/python"), "-m", "prefopt.reproduce.cells", "list"], cwd=REPO,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "gemma2-it-simpo" in out.stdout and "hh-apo-rm" in out.stdout
@@ -276,12 +276,12 @@ def test_make_eval_of_a_pending_benchmark_fails_clearly(registry):
 
 
 def test_make_list_verify_gen_make_are_wired():
-    assert "-m prefopt.cells list" in _make_n("list")
-    assert "-m prefopt.verify --strict" in _make_n("verify", "VERIFY_ARGS=--strict")
+    assert "-m prefopt.reproduce.cells list" in _make_n("list")
+    assert "-m prefopt.reproduce.verify --strict" in _make_n("verify", "VERIFY_ARGS=--strict")
     assert "scripts/gen_make.py" in _make_n("gen-make")
 
 
 def test_readme_cells_table_is_up_to_date(registry):
     readme = (REPO / "README.md").read_text()
     assert "## Reproducing a table" in readme
-    assert markdown_cells(registry) in readme, "README's cells table is stale: paste python -m prefopt.cells table"
+    assert markdown_cells(registry) in readme, "README's cells table is stale: paste python -m prefopt.reproduce.cells table"

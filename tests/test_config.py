@@ -1,9 +1,12 @@
 """Config parsing: every key typed and owned by one dataclass; unknown or misspelled keys are errors."""
 
+from pathlib import Path
+
 import pytest
 
-from prefopt.config import ModelArguments, PreferenceConfig, config_class, describe, load_raw, parse_config
-from prefopt.errors import InputError
+from prefopt.config import ModelArguments, PreferenceConfig, describe, get_method, load_raw, parse_config
+from prefopt.core.errors import InputError
+from prefopt.training.dispatch import config_class
 
 BASE = """
 model_name_or_path: some/model
@@ -83,10 +86,21 @@ def test_every_field_has_help():
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
 
 
-def test_every_tiny_config_parses():
-    from pathlib import Path
+TINY_CONFIGS = sorted((Path(__file__).resolve().parents[1] / "training_configs" / "tiny").glob("*.yaml"))
 
-    root = Path(__file__).resolve().parents[1] / "training_configs" / "tiny"
-    for path in sorted(root.glob("*.yaml")):
-        raw, _ = load_raw([str(path)])
-        parse_config([str(path), "--output_dir=/tmp/prefopt-test-cfg"], config_class(raw))
+
+def test_the_tiny_configs_are_there():
+    assert len(TINY_CONFIGS) >= 20, [p.name for p in TINY_CONFIGS]
+
+
+@pytest.mark.parametrize("path", TINY_CONFIGS, ids=lambda p: p.stem)
+def test_every_tiny_config_parses(path):
+    raw, _ = load_raw([str(path)])
+    model, data, args = parse_config([str(path), "--output_dir=/tmp/prefopt-test-cfg"], config_class(raw))
+    assert type(args) is config_class(raw)
+    assert model.model_name_or_path == raw["model_name_or_path"] and data.dataset == raw["dataset"]
+    assert args.output_dir == "/tmp/prefopt-test-cfg"
+    if "loss" in raw:  # every hyperparameter the YAML sets reaches the loss with its YAML value
+        hparams = {k: v for k, v in raw.items() if k in get_method(raw["loss"]).hparam_names()}
+        assert args.loss == raw["loss"]
+        assert {k: args.loss_hparams[k] for k in hparams} == pytest.approx(hparams)

@@ -1,4 +1,4 @@
-"""Training curves (prefopt.curves): what is read, which panels are drawn, and the errors for a wrong folder."""
+"""Training curves (prefopt.training.curves): what is read, which panels are drawn, and the errors for a wrong folder."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import make_dry_run
 
-from prefopt.curves import CURVES_FILE, main, panels_for, plot_runs, read_history, series
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
+from prefopt.training.curves import CURVES_FILE, main, panels_for, plot_runs, read_history, series
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -89,4 +89,4 @@ def test_cli_errors_name_the_folder_and_the_fix(tmp_path, capsys):
 
 def test_make_curves_target():
     out = make_dry_run("curves", "RUNS=outputs/a outputs/b", "OUT=c.png")
-    assert "-m prefopt.curves outputs/a outputs/b --out c.png" in out
+    assert "-m prefopt.training.curves outputs/a outputs/b --out c.png" in out

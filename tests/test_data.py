@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import CHAT_TEMPLATE, make_tiny_tokenizer
 
+from prefopt.core.errors import InputError
 from prefopt.data import (
     PairCollator,
     PairList,
@@ -22,7 +23,6 @@ from prefopt.data import (
     tokenize_pairs,
     tokenize_sft,
 )
-from prefopt.errors import InputError
 
 U = lambda text: {"role": "user", "content": text}  # noqa: E731
 A = lambda text: {"role": "assistant", "content": text}  # noqa: E731

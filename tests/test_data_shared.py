@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from prefopt.core.errors import InputError
 from prefopt.data import load_pairs, tokenize_pairs
-from prefopt.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 
 pytest.importorskip("alpaca_eval", reason="AlpacaEval tests need requirements/eval.txt (alpaca-eval 0.6.2)")
 alpaca = pytest.importorskip("prefopt.evaluation.alpaca")
@@ -127,7 +127,7 @@ def test_hf_logprob_judge_matches_its_logits():
 
 
 def test_whole_run_offline_with_a_local_judge(tmp_path, shared_data):
-    from prefopt.results import load_reproduced
+    from prefopt.reproduce.results import load_reproduced
 
     ref = shared_data("alpaca_eval") / "gpt4_1106_preview_model_outputs.json"
     out = tmp_path / "reproduced" / "tiny-model" / "alpacaeval2.json"

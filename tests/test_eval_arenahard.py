@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 from prefopt.evaluation import arena_hard as ah
 
 REGEX = r"\[\[([AB<>=]+)\]\]"  # v0.1 judge_config.yaml's regex_pattern

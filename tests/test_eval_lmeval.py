@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 from prefopt.evaluation import lmeval
 
 pytest.importorskip("lm_eval", reason="lm-eval tests need requirements/eval.txt (lm-eval 0.4.13)")

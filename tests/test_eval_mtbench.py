@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 from prefopt.evaluation import mt_bench as mt
 from prefopt.evaluation.answers import Question
 

@@ -7,7 +7,7 @@ import dataclasses
 import jinja2
 import pytest
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 from prefopt.evaluation.settings import GenerationSettings, parse_generation
 from prefopt.evaluation.templates import TEMPLATES, apply_template
 

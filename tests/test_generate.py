@@ -1,4 +1,4 @@
-"""prefopt.generate: batched HF generation with chat templates, left padding and seeded sampling."""
+"""prefopt.modeling.generate: batched HF generation with chat templates, left padding and seeded sampling."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from prefopt import tiny  # noqa: E402
-from prefopt.errors import InputError  # noqa: E402
-from prefopt.generate import cut_at_stop, generate, render_prompts  # noqa: E402
-from prefopt.toy import AdditionTask, accuracy  # noqa: E402
+from prefopt.core.errors import InputError  # noqa: E402
+from prefopt.modeling.generate import cut_at_stop, generate, render_prompts  # noqa: E402
+from prefopt.toy import tiny  # noqa: E402
+from prefopt.toy.addition import AdditionTask, accuracy  # noqa: E402
 
 PROMPTS = ["1+2=", "47+38=", "9", "12+34+56+78=", "=", "99+1="]
 CONVS = [[{"role": "user", "content": p}] for p in PROMPTS]

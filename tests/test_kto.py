@@ -9,7 +9,7 @@ from conftest import tiny_model_and_pairs
 from test_trainer import MAX_LEN, _heldout_margin_accuracy
 
 from prefopt.config import DataArguments, ModelArguments, PreferenceConfig, build_config, describe, parse_config
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +47,18 @@ def test_kto_config_parses_and_validates(tmp_path):
     assert "[loss: kto]" in text and "undesirable_weight = 1.0" in text
 
 
-def test_tiny_kto_config_parses_if_present():
+def test_tiny_kto_config_parses():
     path = Path(__file__).resolve().parents[1] / "training_configs" / "tiny" / "kto.yaml"
-    if not path.exists():
-        pytest.skip("training_configs/tiny/kto.yaml not written yet")
     _, _, args = parse_config([str(path), "--output_dir=/tmp/prefopt-test-kto"])
     assert args.loss == "kto"
 
 
 def test_batch_size_one_is_an_input_error(setup):
-    from prefopt.train import train_preference
+    from prefopt.training.dispatch import train_from_config
 
     root, model_dir, data = setup
     with pytest.raises(InputError, match="per_device_train_batch_size >= 2") as e:
-        train_preference(*build_config(_raw(root, model_dir, data, per_device_train_batch_size=1), "<test>"))
+        train_from_config(*build_config(_raw(root, model_dir, data, per_device_train_batch_size=1), "<test>"))
     assert "apo_zero_unpaired" in str(e.value)
     assert not (root / "run-kto" / "manifest.json").exists()  # failed before anything was started
 
@@ -71,7 +69,7 @@ def test_tokenization_matches_trl(setup):
     from trl.data_utils import _tokenize
 
     from prefopt.data import load_pairs, tokenize_pairs
-    from prefopt.kto import unpair
+    from prefopt.training.kto import unpair
 
     _, model_dir, data = setup
     tok = AutoTokenizer.from_pretrained(model_dir)
@@ -89,11 +87,11 @@ def test_tokenization_matches_trl(setup):
 
 
 def test_kto_learns_and_writes_run_files(setup):
-    from prefopt.train import train_preference
+    from prefopt.training.dispatch import train_from_config
 
     root, model_dir, data = setup
     before = _heldout_margin_accuracy(model_dir, data)
-    metrics = train_preference(*build_config(_raw(root, model_dir, data, beta=0.5), "<test>"))
+    metrics = train_from_config(*build_config(_raw(root, model_dir, data, beta=0.5), "<test>"))
     out = root / "run-kto"
     after = _heldout_margin_accuracy(out, data)
     assert after > before + 0.2, (before, after)

@@ -1,4 +1,4 @@
-"""prefopt.logprobs: label log-probs without a log-softmax copy, row-chunked logsumexp, and the shared-prefix
+"""prefopt.modeling.logprobs: label log-probs without a log-softmax copy, row-chunked logsumexp, and the shared-prefix
 layout (one packed [prompt | chosen | rejected] row per pair) giving the same numbers as the (2B, T) layout."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from prefopt.data.collate import PairCollator, SharedPrefixPairCollator
-from prefopt.logprobs import logsumexp_rows, pair_forward, token_logps
-from prefopt.tiny import build_tiny
+from prefopt.modeling.logprobs import logsumexp_rows, pair_forward, token_logps
+from prefopt.toy.tiny import build_tiny
 
 
 def test_token_logps_hand_checked():

@@ -396,11 +396,21 @@ def test_outputs_shapes_detached_rewards_and_scalar_metrics(name):
     assert all(v.dim() == 0 and not v.requires_grad for v in out.metrics.values())
 
 
+# A paper citation: a quoted title followed by its venue and year, or an arXiv id. A bare number such as
+# "2048 tokens" is not one.
+CITATION = re.compile(r'"[^"]{10,}"[^"]{0,120}?(?:19|20)\d\d|arXiv[: ]?\d{4}\.\d{4,5}', re.S)
+
+
+def test_the_citation_check_rejects_a_bare_number():
+    assert not CITATION.search("Truncate prompts to 2048 tokens; see 1999.")
+    assert CITATION.search('Meng et al., "SimPO: Simple Preference Optimization", NeurIPS 2024')
+
+
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_docs_summary_and_hparam_help(name):
     spec = LOSSES[name]
     assert spec.summary.strip()
-    assert re.search(r"(19|20)\d\d", spec.fn.__doc__), f"{name}'s docstring cites no paper"
+    assert CITATION.search(spec.fn.__doc__), f"{name}'s docstring cites no paper (a quoted title with its year, or an arXiv id)"
     for f in dataclasses.fields(spec.hparams):
         assert f.metadata.get("help", "").strip(), f"{name}.{f.name} has no help"
 

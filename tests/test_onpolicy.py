@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import make_dry_run
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 from prefopt.onpolicy import binarize_rows, load_scorer, merge_generations
 from prefopt.onpolicy.decode import Sampling, decode_seeds, load_prompts, resolve_backend
 from prefopt.onpolicy.post_process import read_generations
@@ -130,7 +130,7 @@ def test_binarize_bad_rows_name_row_field_and_fix(row, message):
 def tiny_lm(tmp_path_factory):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from prefopt.tiny import build_tiny
+    from prefopt.toy.tiny import build_tiny
 
     path = build_tiny("0.2m", "char", cache_dir=tmp_path_factory.mktemp("onpolicy_tiny"))
     return path, AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
@@ -246,7 +246,7 @@ def test_vllm_hook_builds_one_request_per_prompt(monkeypatch, tiny_lm):
     import sys
     import types
 
-    from prefopt.generate import _generate_vllm, generate, render_prompts
+    from prefopt.modeling.generate import _generate_vllm, generate, render_prompts
 
     path, _, tok = tiny_lm
     seen = {}
@@ -343,7 +343,7 @@ def test_chain_on_the_embedded_task_trains_with_run_po(tmp_path, tiny_lm):
     import datasets
 
     from prefopt.data import load_pairs
-    from prefopt.toy import AdditionTask
+    from prefopt.toy.addition import AdditionTask
 
     path, _, _ = tiny_lm
     prompts = AdditionTask().splits()["pairs"][:48]
@@ -400,7 +400,7 @@ def test_chain_on_the_embedded_task_trains_with_run_po(tmp_path, tiny_lm):
 
 def test_registry_recipes_and_make_dry_run():
 
-    from prefopt.cells import load_registry
+    from prefopt.reproduce.cells import load_registry
 
     reg = load_registry()
     v2, v1 = reg.onpolicy["llama3-instruct-v0.2"], reg.onpolicy["llama3-instruct"]
@@ -434,7 +434,7 @@ def test_registry_rejects_bad_recipes(tmp_path, mutate, message):
 
     import yaml
 
-    from prefopt.cells import load_registry
+    from prefopt.reproduce.cells import load_registry
 
     data = yaml.safe_load((REPO / "results" / "cells.yaml").read_text())
     mutate(data["onpolicy"])

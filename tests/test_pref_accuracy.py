@@ -1,6 +1,6 @@
 """eval-pref-accuracy (prefopt/prefacc.py): implicit-reward preference accuracy of a policy vs its reference.
 
-Offline: tiny byte-level models (prefopt.tiny) on the first pairs of the shared hh-rlhf harmless test split.
+Offline: tiny byte-level models (prefopt.toy.tiny) on the first pairs of the shared hh-rlhf harmless test split.
 Expectations are checked by hand, not against a second implementation: a policy equal to its reference gives
 every margin exactly 0 (the documented tie rule: 0%), and swapping policy and reference negates every margin.
 """
@@ -15,12 +15,12 @@ import pytest
 import torch
 from conftest import make_dry_run
 
-from prefopt.prefacc import run, shp_pairs
-from prefopt.results import load_reproduced
+from prefopt.evaluation.preference_accuracy import run, shp_pairs
+from prefopt.reproduce.results import load_reproduced
 
 REPO = Path(__file__).resolve().parents[1]
 N = 24  # pairs: enough for a mix of signs, small enough for CPU
-# prefopt.tiny has no HH-style template: user/assistant turns as in eric-mitchell's "\n\nHuman: ...\n\nAssistant:"
+# prefopt.toy.tiny has no HH-style template: user/assistant turns as in eric-mitchell's "\n\nHuman: ...\n\nAssistant:"
 HH_TEMPLATE = ("{% for m in messages %}{{ ('\n\nHuman: ' if m['role'] == 'user' else '\n\nAssistant: ') + m['content'] }}"
                "{% endfor %}{% if add_generation_prompt %}{{ '\n\nAssistant:' }}{% endif %}")
 
@@ -30,7 +30,7 @@ def models(tmp_path_factory):
     """(reference, policy): a tiny model and a copy with seeded noise on its weights."""
     from transformers import AutoModelForCausalLM
 
-    from prefopt.models import resolve
+    from prefopt.modeling.loading import resolve
 
     ref = Path(resolve("tiny:0.2m/chat"))
     policy = tmp_path_factory.mktemp("policy")

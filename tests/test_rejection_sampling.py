@@ -19,7 +19,7 @@ import pytest
 import yaml
 from conftest import make_dry_run, make_tiny_tokenizer, tiny_model_and_pairs
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 from prefopt.evaluation.settings import parse_generation
 from prefopt.reward.data import render_query
 from prefopt.reward.rjs import RejectionSamplingConfig, parse_rjs_config, run_rejection_sampling, score_and_select
@@ -126,7 +126,7 @@ def test_config_errors(tmp_path):
 
 
 def test_the_cells_sampling_configs_follow_apo_and_chain_into_the_sft_configs():
-    from prefopt.cells import load_registry
+    from prefopt.reproduce.cells import load_registry
 
     cells = load_registry().cells
     for method, cell, rm_cell in (("rjs", "hh-base-rjs", "hh-base-rm"), ("rjs-apo", "hh-apo-rjs", "hh-apo-rm")):
@@ -239,7 +239,7 @@ def test_rejection_sampling_resumes_and_is_idempotent(rjs_run, tmp_path, monkeyp
 
 def test_run_sft_trains_on_the_rejection_sampled_rows(tiny, rjs_run, tmp_path):
     from prefopt.config import SFTConfig, build_config
-    from prefopt.train import train_sft
+    from prefopt.training.sft import train_sft
 
     _, out, manifest = rjs_run
     raw = {"model_name_or_path": tiny[0], "dataset": str(out), "train_split": "train", "eval_split": None,
@@ -270,8 +270,8 @@ def test_empty_sample_sets_and_a_missing_reward_model(tmp_path, tiny):
 
 
 def test_eval_rm_score_writes_a_valid_result(tmp_path, tiny):
-    from prefopt.cells import load_registry
-    from prefopt.results import load_reproduced
+    from prefopt.reproduce.cells import load_registry
+    from prefopt.reproduce.results import load_reproduced
 
     model_dir, data, rm = tiny
     gen = APO_TESTING.replace("max_new_tokens=512", "max_new_tokens=4")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from prefopt.errors import InputError
-from prefopt.results import (
+from prefopt.core.errors import InputError
+from prefopt.reproduce.results import (
     COLUMNS,
     METRIC_RANGES,
     NOT_YET_TRANSCRIBED,

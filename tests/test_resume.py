@@ -1,4 +1,4 @@
-"""Exact resume after SIGKILL, and crash-safe checkpoints (prefopt.checkpoint).
+"""Exact resume after SIGKILL, and crash-safe checkpoints (prefopt.training.checkpoint).
 
 Each run is a real `scripts/run_po.py` process on a tiny model. A small driver patches in the kill: at the end
 of an optimizer step (between saves), or in the middle of writing a checkpoint (after the weights and the
@@ -20,7 +20,7 @@ import torch
 from conftest import tiny_model_and_pairs
 from safetensors.torch import load_file
 
-from prefopt.checkpoint import COMPLETE_FILE, is_complete, last_complete_checkpoint, mark_complete
+from prefopt.training.checkpoint import COMPLETE_FILE, is_complete, last_complete_checkpoint, mark_complete
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,14 +36,17 @@ if kill_at and os.environ.get("KILL_DURING_SAVE") == "1":
         original(self, output_dir)
     Trainer._save_rng_state = _save_rng_state
 elif kill_at:
-    import prefopt.train as T
+    import prefopt.training.run as R
     from transformers import TrainerCallback
     class Kill(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
             if state.global_step == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
-    callbacks = T.task_callbacks
-    T.task_callbacks = lambda args, tok: callbacks(args, tok) + [Kill()]
+    train_and_save = R.train_and_save
+    def with_kill(trainer, *a, **k):  # every runner goes through the one skeleton's train_and_save
+        trainer.add_callback(Kill())
+        return train_and_save(trainer, *a, **k)
+    R.train_and_save = with_kill
 sys.argv = [sys.argv[1]] + sys.argv[2:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
@@ -162,8 +165,8 @@ def test_sigkill_during_a_save_never_resumes_from_the_half_checkpoint(setup):
 
 def test_marker_and_explicit_incomplete_checkpoint(tmp_path):
     from prefopt.config import PreferenceConfig, build_config
-    from prefopt.errors import InputError
-    from prefopt.train import resume_checkpoint
+    from prefopt.core.errors import InputError
+    from prefopt.training.run import resume_checkpoint
 
     for step in (2, 4, 6):
         (tmp_path / f"checkpoint-{step}").mkdir()
@@ -202,7 +205,8 @@ def test_no_pickle_load_without_weights_only():
 
 def test_task_eval_rows_after_the_checkpoint_are_dropped_on_resume(tmp_path):
     from prefopt.config import PreferenceConfig, build_config
-    from prefopt.train import task_callbacks
+    from prefopt.training.callbacks import task_callbacks
+    from prefopt.training.run import resume_checkpoint
 
     (tmp_path / "checkpoint-4").mkdir()
     mark_complete(str(tmp_path / "checkpoint-4"), 4)
@@ -211,8 +215,8 @@ def test_task_eval_rows_after_the_checkpoint_are_dropped_on_resume(tmp_path):
     _, _, args = build_config({"model_name_or_path": "m", "dataset": "d", "output_dir": str(tmp_path),
                                "use_cpu": True, "report_to": "none", "task_eval": "addition"}, "<test>",
                               PreferenceConfig)
-    assert len(task_callbacks(args, tokenizer=None)) == 1
+    assert len(task_callbacks(args, None, resume_checkpoint(args))) == 1
     assert [json.loads(r)["step"] for r in log.read_text().splitlines()] == [0, 2, 4]
     args.resume = "never"
-    task_callbacks(args, tokenizer=None)
+    task_callbacks(args, None, resume_checkpoint(args))
     assert not log.exists()

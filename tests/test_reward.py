@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import make_tiny_tokenizer
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 from prefopt.reward.converter import apo_items, best_of_n, cut_response
 from prefopt.reward.data import RewardCollator, RewardTokenizer, items_from_rows, load_items, render_query
 from prefopt.reward.losses import apo_coeffs, apo_loss, ranking_loss
@@ -229,9 +229,10 @@ def _pairs_file(path, n=12):
 
 def test_train_rm_and_apo_end_to_end(tmp_path):
     from prefopt.config import build_config
+    from prefopt.config.reward import RewardConfig
     from prefopt.reward.data import RewardCollator as Coll
     from prefopt.reward.model import load_reward_model
-    from prefopt.reward.train import RewardConfig, score_items, train_rm
+    from prefopt.reward.train import score_items, train_rm
 
     backbone = _tiny_backbone(tmp_path / "backbone")
     data = tmp_path / "data"
@@ -281,7 +282,7 @@ def test_train_rm_and_apo_end_to_end(tmp_path):
 
 def test_config_errors():
     from prefopt.config import build_config
-    from prefopt.reward.train import RewardConfig
+    from prefopt.config.reward import RewardConfig
 
     raw = {"model_name_or_path": "m", "dataset": "d", "report_to": "none", "use_cpu": True}
     with pytest.raises(InputError, match="apo_dataset"):
@@ -348,7 +349,7 @@ def test_make_eval_rmbench_for_a_tiny_policy_writes_a_result(tmp_path):
     """`make eval-rmbench MODEL=<policy> REF=<policy>` through the real script: the result file with its manifest."""
     import subprocess
 
-    from prefopt.results import load_reproduced
+    from prefopt.reproduce.results import load_reproduced
 
     folder = _tiny_backbone(tmp_path / "policy")
     make_tiny_tokenizer().save_pretrained(folder)

@@ -1,4 +1,4 @@
-"""SamS sample scheduler (prefopt.sams): selection, gradients, reward values, learning, checkpoints, DDP."""
+"""SamS sample scheduler (prefopt.training.sams): selection, gradients, reward values, learning, checkpoints, DDP."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import math
 import pytest
 import torch
 
-from prefopt.errors import InputError
+from prefopt.config.sample_scheduler import make_config
+from prefopt.core.errors import InputError
 from prefopt.losses import PairLogps
 from prefopt.losses.base import LossOutput
-from prefopt.sams import Round, SampleSchedulerHook, SamSScheduler, make_config
-from prefopt.sams import reward as R
-from prefopt.sams.features import pair_features
+from prefopt.training.sams import Round, SampleSchedulerHook, SamSScheduler
+from prefopt.training.sams import reward as R
+from prefopt.training.sams.features import pair_features
 
 L, D = 3, 16
 SMALL = {"encoder_dim": 16, "encoder_heads": 2, "connector_dim": 32, "width": 32, "depth": 3, "block_size": 4,
@@ -92,7 +93,8 @@ def test_reward_paper_convention_by_hand():
 def test_reward_released_code_convention_by_hand():
     y, r_b = _two_steps(batch_signal="neg_exp_neg_loss", batch_sign="code", double_sigmoid=True)
     # C_prev = -e^{-ln 2} = -0.5, C_cur = -1; (C_prev - C_cur) / max(C_prev, C_cur) = 0.5 / -0.5 = -1:
-    # the released code's sign rewards the loss going DOWN with a negative r_B
+    # the loss went DOWN and the released code's sign makes r_B NEGATIVE, i.e. it rewards an increase of the
+    # loss (prefopt.training.sams.reward, `batch_sign: code`)
     assert r_b == pytest.approx(-1.0)
     expected = [0.5 * sig(50 * -1.0 + 0.5) + 0.5 * sig(sig(v)) for v in (0.0, 1.0)]
     assert y.tolist() == pytest.approx(expected)
@@ -190,14 +192,30 @@ def test_scheduler_block_is_validated(tmp_path):
 
     raw = {"model_name_or_path": "x", "dataset": "y", "output_dir": str(tmp_path), "use_cpu": True,
            "report_to": "none"}
-    _, _, args = build_config({**raw, "scheduler": {"select_ratio": 0.25, "lr": "1e-3"}}, "<t>", PreferenceConfig)
-    assert make_config(args.scheduler).lr == 1e-3
-    with pytest.raises(InputError, match="no key"):
-        build_config({**raw, "scheduler": {"selct_ratio": 0.5}}, "<t>", PreferenceConfig)
-    with pytest.raises(InputError, match="select_ratio"):
-        build_config({**raw, "scheduler": {"select_ratio": 1.5}}, "<t>", PreferenceConfig)
-    with pytest.raises(InputError, match="selection"):
-        build_config({**raw, "scheduler": {"selection": "greedy"}}, "<t>", PreferenceConfig)
+    _, _, args = build_config({**raw, "sample_scheduler": {"select_ratio": 0.25, "lr": "1e-3"}}, "<t>",
+                              PreferenceConfig)
+    assert make_config(args.sample_scheduler).lr == 1e-3
+    with pytest.raises(InputError, match="(?s)unknown sample_scheduler key 'sample_scheduler.selct_ratio'.*"
+                                         "did you mean sample_scheduler.select_ratio"):
+        build_config({**raw, "sample_scheduler": {"selct_ratio": 0.5}}, "<t>", PreferenceConfig)
+    with pytest.raises(InputError, match=r"sample_scheduler.select_ratio must be > 0 and <= 1, got 1.5"):
+        build_config({**raw, "sample_scheduler": {"select_ratio": 1.5}}, "<t>", PreferenceConfig)
+    with pytest.raises(InputError, match=r"sample_scheduler.selection must be one of \['topk', 'sample'\]"):
+        build_config({**raw, "sample_scheduler": {"selection": "greedy"}}, "<t>", PreferenceConfig)
+
+
+def test_the_old_scheduler_key_is_read_with_a_warning(tmp_path, caplog):
+    """`scheduler:` read as the LR scheduler; it was renamed `sample_scheduler:` and is still accepted."""
+    from prefopt.config import PreferenceConfig, build_config
+
+    raw = {"model_name_or_path": "x", "dataset": "y", "output_dir": str(tmp_path), "use_cpu": True,
+           "report_to": "none"}
+    with caplog.at_level("WARNING", logger="prefopt"):
+        _, _, args = build_config({**raw, "scheduler": {"select_ratio": 0.25}}, "old.yaml", PreferenceConfig)
+    assert args.sample_scheduler == {"select_ratio": 0.25}
+    assert "'scheduler' is deprecated; call it 'sample_scheduler'" in caplog.text
+    with pytest.raises(InputError, match="both 'scheduler' and 'sample_scheduler' are set"):
+        build_config({**raw, "scheduler": {}, "sample_scheduler": {}}, "old.yaml", PreferenceConfig)
 
 
 # ---- inside the PreferenceTrainer, on a tiny model ----------------------------------------------------
@@ -225,12 +243,12 @@ def test_trainer_gradient_is_the_selected_pairs_mean(tiny, loss, hparams):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from prefopt.data import PairCollator, load_pairs, tokenize_pairs
-    from prefopt.logprobs import pair_forward
     from prefopt.losses import evaluate
-    from prefopt.trainer import PreferenceTrainer
+    from prefopt.modeling.logprobs import pair_forward
+    from prefopt.training.trainer import PreferenceTrainer
 
     root, model_dir, data = tiny
-    _, _, args = _config(root, model_dir, data, loss, **hparams, scheduler={**TINY_SCHED, "select_ratio": 0.25})
+    _, _, args = _config(root, model_dir, data, loss, **hparams, sample_scheduler={**TINY_SCHED, "select_ratio": 0.25})
     tok = AutoTokenizer.from_pretrained(model_dir)
     rows, _ = tokenize_pairs(load_pairs(str(data), split="train"), tok, max_length=MAX_LEN, max_prompt_length=12)
     policy, ref = AutoModelForCausalLM.from_pretrained(model_dir), AutoModelForCausalLM.from_pretrained(model_dir)
@@ -264,28 +282,28 @@ def test_pretrain_then_dpo_sams_end_to_end_with_exact_resume(tiny, monkeypatch):
     from safetensors.torch import load_file
     from test_trainer import _config
 
-    from prefopt.sams import WEIGHTS_FILE
-    from prefopt.train import train_preference
-    from prefopt.trainer import SCHEDULER_STATE_FILE
+    from prefopt.training.preference import train_preference
+    from prefopt.training.sams import WEIGHTS_FILE
+    from prefopt.training.trainer import SAMPLE_SCHEDULER_STATE_FILE
 
     root, model_dir, data = tiny
     before = load_file(model_dir / "model.safetensors")
     common = {"beta": 0.5, "eval_split": None, "per_device_train_batch_size": 8, "logging_steps": 2}
     pre = _config(root, model_dir, data, "dpo", **common, max_steps=4, learning_rate=0.0,
                   output_dir=str(root / "sams-pretrain"),
-                  scheduler={**TINY_SCHED, "mode": "pretrain", "reward_loss": "sft"})
+                  sample_scheduler={**TINY_SCHED, "mode": "pretrain", "reward_loss": "sft"})
     train_preference(*pre)
     after = load_file(root / "sams-pretrain" / "model.safetensors")
     assert all(torch.equal(before[k], after[k]) for k in before), "pretraining moved the policy"
     assert (root / "sams-pretrain" / WEIGHTS_FILE).exists()
 
     sched = {**TINY_SCHED, "init_from": str(root / "sams-pretrain"), "freeze_encoder": True, "selection": "sample"}
-    run = {**common, "save_strategy": "steps", "save_steps": 3, "lr_scheduler_type": "constant", "scheduler": sched}
+    run = {**common, "save_strategy": "steps", "save_steps": 3, "lr_scheduler_type": "constant", "sample_scheduler": sched}
     for name, steps in (("straight", 6), ("resumed", 3)):  # "resumed" stops after its first checkpoint
         metrics = train_preference(*_config(root, model_dir, data, "dpo", **run, max_steps=steps,
                                             output_dir=str(root / "runs" / name)))
         assert metrics["train_loss"] > 0
-    assert (root / "runs" / "resumed" / "checkpoint-3" / SCHEDULER_STATE_FILE).exists()
+    assert (root / "runs" / "resumed" / "checkpoint-3" / SAMPLE_SCHEDULER_STATE_FILE).exists()
     loaded = []
     original = SampleSchedulerHook.load_state_dict
     monkeypatch.setattr(SampleSchedulerHook, "load_state_dict", lambda self, st: loaded.append(1) or original(self, st))
@@ -342,7 +360,7 @@ def test_ddp_decisions_are_global_and_identical_to_one_process(tmp_path):
 
 def test_minilm_encoder_loads_offline(tmp_path, monkeypatch):
     pytest.importorskip("all_minilm_l6_v2")
-    from prefopt.sams import networks
+    from prefopt.training.sams import networks
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     enc = networks.MiniLMEncoder(cache_dir=tmp_path)

@@ -21,11 +21,11 @@ def _raw(path: Path) -> dict:
 @pytest.mark.parametrize("config", SAMS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_sams_cells_load_what_their_pretraining_writes(config):
     pretrain, sams = _raw(config.parent / "sams-pretrain.yaml"), _raw(config)
-    assert sams["scheduler"]["init_from"] == pretrain["output_dir"]
-    assert pretrain["scheduler"]["mode"] == "pretrain" and pretrain["learning_rate"] == 0
-    assert sams["scheduler"]["freeze_encoder"] is True and pretrain["scheduler"]["freeze_encoder"] is False
+    assert sams["sample_scheduler"]["init_from"] == pretrain["output_dir"]
+    assert pretrain["sample_scheduler"]["mode"] == "pretrain" and pretrain["learning_rate"] == 0
+    assert sams["sample_scheduler"]["freeze_encoder"] is True and pretrain["sample_scheduler"]["freeze_encoder"] is False
     for key in NETWORK_KEYS:  # the checkpoint only loads into the same architecture
-        assert sams["scheduler"].get(key) == pretrain["scheduler"].get(key), key
+        assert sams["sample_scheduler"].get(key) == pretrain["sample_scheduler"].get(key), key
     assert pretrain["model_name_or_path"] == sams["model_name_or_path"]
 
 
@@ -43,7 +43,7 @@ def test_pythia_cells_start_from_their_sft_stage_with_one_template(setting):
     run_keys = {"output_dir", "run_name", "description", "hparams_source"}
     for base, sams in (("dpo", "dpo-sams"), ("kto", "kto-sams")):
         a, b = _raw(folder / f"{base}.yaml"), _raw(folder / f"{sams}.yaml")
-        assert set(a) | {"scheduler"} == set(b), (base, sams)
+        assert set(a) | {"sample_scheduler"} == set(b), (base, sams)
         for key in set(a) - run_keys:
             assert a[key] == b[key], (base, key)  # X and X+SamS differ only by the scheduler block
     # KTO and DPO rows share everything but the loss block (paired KTO: same pairs, batches and reference cache)

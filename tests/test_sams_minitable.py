@@ -1,10 +1,10 @@
-"""`make mini-table` with a subset of --methods keeps the other methods' rows (prefopt.minitable)."""
+"""`make mini-table` with a subset of --methods keeps the other methods' rows (prefopt.toy.minitable)."""
 
 from __future__ import annotations
 
 import json
 
-from prefopt.minitable import keep_previous_rows
+from prefopt.toy.minitable import keep_previous_rows
 
 
 def _result(seed, sft_hash, methods, value):

@@ -1,4 +1,4 @@
-"""prefopt.tiny: offline tiny Llama models + tokenizers."""
+"""prefopt.toy.tiny: offline tiny Llama models + tokenizers."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast  # noqa: E402
 
-from prefopt import tiny  # noqa: E402
-from prefopt.errors import InputError  # noqa: E402
+from prefopt.core.errors import InputError  # noqa: E402
+from prefopt.toy import tiny  # noqa: E402
 
 CONV = [
     {"role": "system", "content": "be brief"},

@@ -1,11 +1,11 @@
-"""prefopt.toy: the addition task, its judge, flawed SFT data and on-policy pairs."""
+"""prefopt.toy.addition: the addition task, its judge, flawed SFT data and on-policy pairs."""
 
 from __future__ import annotations
 
 import pytest
 
-from prefopt.errors import InputError
-from prefopt.toy import AdditionTask, build_onpolicy_pairs, carry_dropped, carry_stats, has_carry, parse_prompt
+from prefopt.core.errors import InputError
+from prefopt.toy.addition import AdditionTask, build_onpolicy_pairs, carry_dropped, carry_stats, has_carry, parse_prompt
 
 
 @pytest.fixture(scope="module")

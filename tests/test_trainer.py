@@ -8,10 +8,10 @@ import torch
 from conftest import tiny_model_and_pairs
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from prefopt import refcache
 from prefopt.config import PreferenceConfig, build_config
 from prefopt.data import PairCollator, load_pairs, tokenize_pairs
 from prefopt.losses import PairLogps, evaluate
+from prefopt.modeling import refcache
 
 MAX_LEN = 24
 
@@ -48,7 +48,7 @@ def _heldout_margin_accuracy(model_dir, data):
 @pytest.mark.parametrize("loss, hparams", [("simpo", {"beta": 2.0, "gamma_beta_ratio": 0.5}), ("dpo", {"beta": 0.5}),
                                           ("kto_pair", {"beta": 0.5})])
 def test_training_raises_heldout_preference_accuracy(setup, loss, hparams):
-    from prefopt.train import train_preference
+    from prefopt.training.preference import train_preference
 
     root, model_dir, data = setup
     before = _heldout_margin_accuracy(model_dir, data)
@@ -66,7 +66,7 @@ def test_trainer_loss_is_the_registered_function(setup):
     """compute_loss on a batch equals the pure loss applied to independently computed log-probs."""
     from datasets import Dataset
 
-    from prefopt.trainer import PreferenceTrainer
+    from prefopt.training.trainer import PreferenceTrainer
 
     root, model_dir, data = setup
     model_args, _, args = _config(root, model_dir, data, "simpo", beta=2.0, gamma_beta_ratio=0.5, sft_weight=0.3)
@@ -93,7 +93,7 @@ def test_trainer_loss_is_the_registered_function(setup):
 
 
 def test_reference_cache_exact_and_reused(setup, tmp_path):
-    from prefopt.train import attach_reference_logps
+    from prefopt.training.preference import attach_reference_logps
 
     root, model_dir, data = setup
     model_args, _, args = _config(root, model_dir, data, "dpo", reference_cache_dir=str(tmp_path / "cache"))
@@ -130,8 +130,8 @@ def test_online_reference_equals_cached(setup):
     """DPO with a reference model in memory gives the same loss as DPO reading cached reference log-probs."""
     from datasets import Dataset
 
-    from prefopt.train import attach_reference_logps
-    from prefopt.trainer import PreferenceTrainer
+    from prefopt.training.preference import attach_reference_logps
+    from prefopt.training.trainer import PreferenceTrainer
 
     root, model_dir, data = setup
     model_args, _, args = _config(root, model_dir, data, "dpo", beta=0.3)
@@ -155,7 +155,7 @@ def test_online_reference_equals_cached(setup):
 def test_reference_needed_but_missing_is_an_error(setup):
     from datasets import Dataset
 
-    from prefopt.trainer import PreferenceTrainer
+    from prefopt.training.trainer import PreferenceTrainer
 
     root, model_dir, data = setup
     _, _, args = _config(root, model_dir, data, "dpo")
@@ -171,9 +171,9 @@ def test_shared_prefix_layout_gives_the_same_loss_and_gradients(setup):
     loss and gradients as the (2B, T) layout; a scheduler block cannot be combined with it."""
     from datasets import Dataset
 
+    from prefopt.core.errors import InputError
     from prefopt.data.collate import SharedPrefixPairCollator
-    from prefopt.errors import InputError
-    from prefopt.trainer import PreferenceTrainer
+    from prefopt.training.trainer import PreferenceTrainer
 
     root, model_dir, data = setup
     tok = AutoTokenizer.from_pretrained(model_dir)
@@ -190,6 +190,5 @@ def test_shared_prefix_layout_gives_the_same_loss_and_gradients(setup):
         grads[layout] = torch.cat([p.grad.flatten() for p in policy.parameters() if p.grad is not None])
     torch.testing.assert_close(losses["shared_prefix"], losses["pairs"], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(grads["shared_prefix"], grads["pairs"], rtol=1e-4, atol=1e-6)
-    _, _, args = _config(root, model_dir, data, "dpo", batch_layout="shared_prefix", scheduler={"name": "random"})
-    with pytest.raises(InputError, match="scheduler"):
-        PreferenceTrainer(model=policy, args=args, processing_class=tok, train_dataset=Dataset.from_list(rows))
+    with pytest.raises(InputError, match="batch_layout shared_prefix cannot feed a sample scheduler"):
+        _config(root, model_dir, data, "dpo", batch_layout="shared_prefix", sample_scheduler={"name": "random"})

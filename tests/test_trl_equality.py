@@ -45,9 +45,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from prefopt.data import PairCollator, tokenize_pairs
 from prefopt.data.formats import to_pairs
-from prefopt.logprobs import pair_forward, token_logps
 from prefopt.losses import PairLogps, evaluate
-from prefopt.tiny import build_tiny
+from prefopt.modeling.logprobs import pair_forward, token_logps
+from prefopt.toy.tiny import build_tiny
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # before any trl.experimental import (inside the tests)
 pytest.importorskip("trl")
@@ -349,7 +349,7 @@ def test_orpo_nll_term_differs_from_trl(setup):
 def _kto_trainer(setup, **cfg):
     from trl import KTOConfig
 
-    from prefopt.kto import _trainer_class, unpair
+    from prefopt.training.kto import _trainer_class, unpair
 
     args = KTOConfig(**cfg, per_device_train_batch_size=2, **_common_args(setup["root"], "kto"))
     return _trainer_class()(model=copy.deepcopy(setup["policy"]), ref_model=copy.deepcopy(setup["ref"]), args=args,

@@ -1,4 +1,4 @@
-"""`make verify` (prefopt.verify) on synthetic results/reproduced/ folders, and on the repository itself."""
+"""`make verify` (prefopt.reproduce.verify) on synthetic results/reproduced/ folders, and on the repository itself."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from prefopt.cells import load_registry
-from prefopt.errors import InputError
-from prefopt.results import load_reproduced
-from prefopt.verify import OUTSIDE, WITHIN, compare, run
+from prefopt.core.errors import InputError
+from prefopt.reproduce.cells import load_registry
+from prefopt.reproduce.results import load_reproduced
+from prefopt.reproduce.verify import OUTSIDE, WITHIN, compare, run
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -125,7 +125,7 @@ def test_malformed_results_name_the_file(tmp_path, registry, write, message):
 def test_cli_exit_code_2_on_malformed(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "mt-bench.json").write_text("[]")
-    out = subprocess.run([str(REPO / ".venv/bin/python"), "-m", "prefopt.verify", "--reproduced", str(tmp_path),
+    out = subprocess.run([str(REPO / ".venv/bin/python"), "-m", "prefopt.reproduce.verify", "--reproduced", str(tmp_path),
                           "--report", str(tmp_path / "r.md"), "--plot", str(tmp_path / "r.png")],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "mt-bench.json" in out.stderr

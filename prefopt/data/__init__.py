@@ -6,7 +6,7 @@
     rows, report = tokenize_pairs(pairs, tokenizer, max_length=..., max_prompt_length=...)
     batch = PairCollator(tokenizer.pad_token_id)(rows)  # (2B, T): chosen block, then rejected block
 
-Every problem with the data raises `prefopt.errors.InputError` naming file, row, field and the fix.
+Every problem with the data raises `prefopt.core.errors.InputError` naming file, row, field and the fix.
 """
 
 from .collate import PairCollator, SFTCollator

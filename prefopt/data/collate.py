@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import InputError
+from prefopt.core.errors import InputError
 
 REF_KEYS = ("ref_chosen_logps", "ref_rejected_logps")
 

@@ -14,7 +14,10 @@ import re
 import zlib
 from pathlib import Path
 
-from ..errors import InputError
+import datasets
+import pyarrow.parquet as pq
+
+from prefopt.core.errors import InputError
 
 SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json", ".parquet")
 SUPPORTED = ".jsonl, .jsonl.gz, .json, .json.gz, .parquet, a folder saved by datasets.save_to_disk, or a hub id"
@@ -146,8 +149,6 @@ def _parse_json(text: str, label: str, split: str) -> list[dict]:
 
 
 def _read_parquet(path: Path) -> list[dict]:
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
     try:
         return pq.read_table(path).to_pylist()
     except Exception as e:  # pyarrow raises several types for a damaged file
@@ -215,8 +216,6 @@ def _split_files(folder: Path, split: str) -> list[Path]:
 
 
 def _load_from_disk(folder: Path):
-    import datasets  # noqa: PLC0415
-
     try:
         return datasets.load_from_disk(str(folder))
     except Exception as e:
@@ -226,8 +225,6 @@ def _load_from_disk(folder: Path):
 
 # ---- hub ---------------------------------------------------------------------------------------------
 def _read_hub(source: str, split: str) -> list[dict]:
-    import datasets  # noqa: PLC0415
-
     try:
         ds = datasets.load_dataset(source, split=split)
     except Exception as e:  # offline, unknown id, unknown split, ...

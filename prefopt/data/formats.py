@@ -27,7 +27,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from ..errors import InputError
+from prefopt.core.errors import InputError
+
 from .files import read_source
 
 logger = logging.getLogger(__name__)

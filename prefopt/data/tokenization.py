@@ -13,7 +13,10 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..errors import InputError
+from tqdm.auto import tqdm
+
+from prefopt.core.errors import InputError
+
 from .formats import sft_example
 
 logger = logging.getLogger(__name__)
@@ -145,8 +148,6 @@ def _truncate_prompt(ids: list[int], n: int, mode: str, bos: int | None) -> list
 
 
 def _progress(total: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
     return tqdm(total=total, disable=not enabled, desc=desc, unit="row")
 
 

@@ -2,7 +2,7 @@
 
     settings.py   GENERATION strings -> GenerationSettings (vLLM semantics of the papers' configs)
     templates.py  TEMPLATE names -> the papers' eval chat templates
-    answers.py    load_policy, generate_answers (one generator: prefopt.generate; resumable, multi-turn)
+    answers.py    load_policy, generate_answers (one generator: prefopt.modeling.generate; resumable, multi-turn)
     judges.py     OpenAI-compatible / local HF / rule judges, judge_all (resumable)
     report.py     results/reproduced/<run>/<benchmark>.json with its manifest
     alpaca.py, arena_hard.py, mt_bench.py, lmeval.py   one module per benchmark; eval/<benchmark>/run.py calls it

@@ -22,13 +22,25 @@ Judges (JUDGE=...):
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata as md
 import json
 import math
 import os
 import time
 from pathlib import Path
 
-from prefopt.errors import InputError
+import pandas as pd
+import torch
+import yaml
+
+from prefopt.core.errors import InputError
+from prefopt.data.files import read_file
+
+from .answers import Question, generate_answers, load_policy
+from .judges import HFJudge
+from .machine import check_model_fits
+from .report import write_result
+from .settings import parse_generation
 
 DEFAULT_JUDGE = "weighted_alpaca_eval_gpt4_turbo"
 BENCHMARK = "alpacaeval2"
@@ -54,7 +66,6 @@ def load_reference(path: str | Path) -> list[dict]:
         raise InputError(f"reference outputs {path} not found", where="REFERENCE",
                          fix="point REFERENCE at gpt4_1106_preview's model_outputs.json (alpaca_eval repository, "
                          "results/gpt4_1106_preview/), e.g. ../shared/data/alpaca_eval/gpt4_1106_preview_model_outputs.json")
-    from prefopt.data.files import read_file  # noqa: PLC0415  (UTF-8, JSON and row checks with clear errors)
 
     rows = read_file(path)
     for i, r in enumerate(rows):
@@ -129,13 +140,9 @@ def annotator_config(judge: str, work: Path) -> tuple[str, str]:
     pkg = _need_alpaca_eval()
     configs = pkg / "evaluators_configs"
     if judge.startswith(("hf:", "openai:")):
-        import yaml  # noqa: PLC0415
-
         base = yaml.safe_load((configs / DEFAULT_JUDGE / "configs.yaml").read_text())[DEFAULT_JUDGE]
         base["prompt_template"] = str(configs / base["prompt_template"])
         if judge.startswith("hf:"):
-            from .judges import HFJudge  # noqa: PLC0415
-
             HFJudge(judge[3:]).check()  # the same check as the other benchmarks' local judge
             base["fn_completions"] = HF_DECODER
             base["completions_kwargs"] = {"model_name": judge[3:]}
@@ -173,10 +180,8 @@ def hf_logprob_completions(prompts, model_name: str, **_ignored) -> dict:
     Returns what alpaca-eval's openai decoder returns with logprobs=True, top_logprobs, max_tokens=1, so the same
     `logprob_parser` turns it into a preference. The prompt's ChatML turns go through the judge's chat template.
     """
-    import torch  # noqa: PLC0415
     from alpaca_eval.utils import prompt_to_chatml  # noqa: PLC0415
 
-    from .answers import load_policy  # noqa: PLC0415
 
     if model_name not in _HF_JUDGES:
         _HF_JUDGES[model_name] = load_policy(model_name)
@@ -212,7 +217,6 @@ def _with_hf_decoder():
 
 def annotate(model_outputs: list[dict], reference: list[dict], config: str, work: Path):
     """alpaca-eval's pairwise annotation (reference = output_1, model = output_2); cached in `work`."""
-    import pandas as pd  # noqa: PLC0415
     from alpaca_eval.main import evaluate  # noqa: PLC0415
 
     with _with_hf_decoder():
@@ -230,11 +234,6 @@ def annotate(model_outputs: list[dict], reference: list[dict], config: str, work
 def run_alpaca(*, model: str, out: Path, reference: str | Path, judge: str = DEFAULT_JUDGE, template: str | None = None,
                generation: str | None = None, cell: str | None = None, limit: int | None = None,
                batch_size: int = 16, name: str | None = None, allow_large: bool = False) -> dict:
-    from .answers import Question, generate_answers, load_policy  # noqa: PLC0415
-    from .machine import check_model_fits  # noqa: PLC0415
-    from .report import write_result  # noqa: PLC0415
-    from .settings import parse_generation  # noqa: PLC0415
-
     work = out.parent / BENCHMARK
     work.mkdir(parents=True, exist_ok=True)
     config, judge_name = annotator_config(judge, work)  # fails fast, before any generation
@@ -262,8 +261,6 @@ def run_alpaca(*, model: str, out: Path, reference: str | Path, judge: str = DEF
 
 
 def _version(pkg: str) -> str | None:
-    import importlib.metadata as md  # noqa: PLC0415
-
     try:
         return md.version(pkg)
     except md.PackageNotFoundError:

@@ -1,4 +1,4 @@
-"""Benchmark answers from a policy: the one generator (prefopt.generate), resumable, multi-turn.
+"""Benchmark answers from a policy: the one generator (prefopt.modeling.generate), resumable, multi-turn.
 
     questions = [Question(id="81", turns=["Write ...", "Rewrite ..."], category="writing"), ...]
     answers = generate_answers(model, tok, questions, settings, path="out/answers.jsonl")
@@ -16,7 +16,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prefopt.errors import InputError
+import torch
+from tqdm.auto import tqdm
+
+from prefopt.config import ModelArguments
+from prefopt.core.errors import InputError
+from prefopt.modeling.generate import generate
+from prefopt.modeling.loading import load_model, load_tokenizer
 
 from .settings import GenerationSettings
 from .templates import apply_template
@@ -35,12 +41,8 @@ def load_policy(name: str, template: str | None = None, dtype: str = "auto", dev
                 trust_remote_code: bool = False):
     """(model, tokenizer) of a policy that answers: a hub id, a local folder, or tiny:<size>/<task>.
 
-    `template` as apply_template takes it; `device` "auto" is the GPU when there is one (prefopt.generate runs
+    `template` as apply_template takes it; `device` "auto" is the GPU when there is one (prefopt.modeling.generate runs
     where the model is)."""
-    import torch  # noqa: PLC0415
-
-    from prefopt.config import ModelArguments  # noqa: PLC0415
-    from prefopt.models import load_model, load_tokenizer  # noqa: PLC0415
 
     name = str(name)
     args = ModelArguments(model_name_or_path=name, torch_dtype=dtype, trust_remote_code=trust_remote_code)
@@ -79,8 +81,6 @@ def generate_answers(model, tokenizer, questions: list[Question], settings: Gene
                      path: str | Path | None = None, batch_size: int = 16, chunk: int = 64,
                      progress: bool = True) -> dict[str, list[str]]:
     """Answers to every turn of every question, keyed by question id (resuming from `path`)."""
-    from prefopt.generate import generate  # noqa: PLC0415
-
     if settings.num_return_sequences != 1:
         raise InputError(f"num_return_sequences={settings.num_return_sequences}: these benchmarks judge one answer "
                          "per question", where="GENERATION",
@@ -94,8 +94,6 @@ def generate_answers(model, tokenizer, questions: list[Question], settings: Gene
     todo = [q for q in questions if q.id not in done]
     bar = None
     if progress and todo:
-        from tqdm.auto import tqdm  # noqa: PLC0415
-
         bar = tqdm(total=len(questions), initial=len(questions) - len(todo), desc="answers", unit="question")
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)

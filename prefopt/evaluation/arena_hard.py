@@ -21,8 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
+from tqdm.auto import tqdm
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
+from prefopt.data.files import read_file
+
+from .answers import Question, generate_answers, load_policy
+from .judges import JudgeRequest, judge_all, make_judge
+from .machine import check_model_fits
+from .report import write_result
+from .settings import parse_generation
 
 BENCHMARK = "arena-hard"
 BASELINE = "gpt-4-0314"
@@ -68,15 +77,12 @@ def _legacy_dir(data_dir: Path) -> Path:
 def _jsonl(path: Path) -> list[dict]:
     if not path.exists():
         raise InputError(f"{path} not found", where="DATA", fix="copy the Arena-Hard v0.1 data files there")
-    from prefopt.data.files import read_file  # noqa: PLC0415  (UTF-8, JSON lines and row checks, clear errors)
 
     return read_file(path)
 
 
 def load_data(data_dir: str | Path) -> ArenaData:
     """Questions, gpt-4-0314 answers and the judge setup of Arena-Hard v0.1 (arena-hard-auto's legacy format)."""
-    import yaml  # noqa: PLC0415
-
     data_dir = Path(data_dir)
     if not data_dir.exists():
         raise InputError(f"Arena-Hard data folder {data_dir} does not exist", where="DATA",
@@ -228,8 +234,6 @@ def bootstrap_ratings(battles: list[tuple[str, str, str]], anchor: str = BASELIN
     out = {p: np.full(rounds, np.nan) for p in players}
     it = range(rounds)
     if progress:
-        from tqdm.auto import tqdm  # noqa: PLC0415
-
         it = tqdm(it, desc="bootstrap", unit="round")
     for r in it:
         sample = [battles[i] for i in rng.integers(0, len(battles), len(battles))]
@@ -258,8 +262,6 @@ def score_battles(battles: list[tuple[str, str, str]], anchor: str = BASELINE, r
 # --- judging -------------------------------------------------------------------------------------------------
 
 def _request(cfg: JudgeConfig, question: str, answer_a: str, answer_b: str, followup: tuple = ()):
-    from .judges import JudgeRequest  # noqa: PLC0415
-
     return JudgeRequest(cfg.system_prompt, render_judge_prompt(cfg.prompt_template, question, answer_a, answer_b),
                         fields={"kind": "pairwise", "question": question, "answer_a": answer_a, "answer_b": answer_b},
                         followup=followup)
@@ -273,8 +275,6 @@ def judge_games(judge, cfg: JudgeConfig, questions: list[dict], baseline: dict[s
     judge's own answer and CONTINUE_PROMPT, up to cfg.attempts; the verdict is read from all attempts' text
     joined by newlines (as gen_judgment.py accumulates it). Resumable through `path` (judges.judge_all).
     """
-    from .judges import judge_all  # noqa: PLC0415
-
     pairs = {}
     for q in questions:
         base, mine = baseline[q["id"]], answers[q["id"]]
@@ -313,12 +313,6 @@ def run_arena_hard(*, model: str, out: Path, data: str | Path, judge: str = DEFA
                    template: str | None = None, generation: str | None = None, cell: str | None = None,
                    limit: int | None = None, batch_size: int = 16, name: str | None = None,
                    rounds: int = 100, seed: int = 42, allow_large: bool = False) -> dict:
-    from .answers import Question, generate_answers, load_policy  # noqa: PLC0415
-    from .judges import make_judge  # noqa: PLC0415
-    from .machine import check_model_fits  # noqa: PLC0415
-    from .report import write_result  # noqa: PLC0415
-    from .settings import parse_generation  # noqa: PLC0415
-
     arena = load_data(data)
     cfg = arena.judge
     the_judge = make_judge(judge, max_tokens=cfg.max_tokens, temperature=cfg.temperature)

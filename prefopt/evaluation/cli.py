@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .report import result_path
+
 
 def benchmark_parser(prog: str, benchmark: str, *, judge: str, generation: str | None) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog)
@@ -26,6 +28,4 @@ def benchmark_parser(prog: str, benchmark: str, *, judge: str, generation: str |
 
 
 def output_path(args, benchmark: str) -> Path:
-    from .report import result_path  # noqa: PLC0415
-
     return Path(args.out) if args.out else result_path(benchmark, args.model, name=args.name)

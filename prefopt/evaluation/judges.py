@@ -2,7 +2,7 @@
 
     judge = make_judge("gpt-4-1106-preview")        # OpenAI API (OPENAI_API_KEY), or OPENAI_BASE_URL's server
     judge = make_judge("openai:Qwen2-72B@http://localhost:8000/v1")   # any OpenAI-compatible endpoint (vLLM)
-    judge = make_judge("hf:path/to/model")          # a local HF model through prefopt.generate (greedy)
+    judge = make_judge("hf:path/to/model")          # a local HF model through prefopt.modeling.generate (greedy)
     judge = make_judge("rule:length")               # deterministic plumbing judge for offline tests
     judge.check()                                   # InputError before any work when it cannot run
     texts = judge_all(judge, {key: JudgeRequest(system, user, fields)}, path="judgments.jsonl")
@@ -22,7 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prefopt.errors import InputError
+from tqdm.auto import tqdm
+
+from prefopt.core.errors import InputError
+from prefopt.modeling.generate import generate
+from prefopt.modeling.loading import check_local, resolve
+
+from .answers import load_policy
 
 
 @dataclass(frozen=True)
@@ -88,14 +94,9 @@ class HFJudge:
         self._loaded = None
 
     def check(self) -> None:
-        from prefopt.models import _check_local, resolve  # noqa: PLC0415
-
-        _check_local(resolve(self.model_name), "JUDGE")
+        check_local(resolve(self.model_name), "JUDGE")
 
     def complete(self, requests: list[JudgeRequest]) -> list[str]:
-        from prefopt.generate import generate  # noqa: PLC0415
-
-        from .answers import load_policy  # noqa: PLC0415
 
         if self._loaded is None:
             self._loaded = load_policy(self.model_name)
@@ -171,8 +172,6 @@ def judge_all(judge, requests: dict[str, JudgeRequest], path: str | Path | None 
     todo = [k for k in requests if k not in done]
     bar = None
     if progress and todo:
-        from tqdm.auto import tqdm  # noqa: PLC0415
-
         bar = tqdm(total=len(requests), initial=len(requests) - len(todo), desc=f"judge {judge.name}", unit="call")
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)

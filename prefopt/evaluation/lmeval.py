@@ -13,12 +13,20 @@ unweighted mean over the tasks as `average`. The papers' lm-eval 0.4.5 does not 
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefopt.errors import InputError
+import torch
+import yaml
+
+from prefopt.core.errors import InputError
+from prefopt.modeling.loading import check_local, resolve
+
+from .machine import check_model_fits
+from .report import write_result
 
 BENCHMARK = "open-llm-leaderboard"
 SUITES_FILE = Path(__file__).resolve().parents[2] / "eval" / "lmeval" / "suites.yaml"
@@ -46,8 +54,6 @@ def load_suite(suite: str | None, tasks: str | None = None, num_fewshot: int | N
     """A suite by name (from `suites_file`) or by YAML file (`file.yaml`: its first suite; `file.yaml:name`);
     `tasks` ("a,b") replaces its task list (each with
     `num_fewshot` and `metric`). Without a suite, `tasks` alone makes an ad-hoc suite."""
-    import yaml  # noqa: PLC0415
-
     if not suite and not tasks:
         raise InputError("give SUITE=leaderboard-v1|leaderboard-v2|<suite.yaml> or TASKS=<task,...>", where="SUITE")
     base = Suite(name="custom", tasks=[])
@@ -116,8 +122,6 @@ def _check_tasks(names: list[str], include_path: str | None):
 
 
 def _version(pkg: str) -> str | None:
-    import importlib.metadata as md  # noqa: PLC0415
-
     try:
         return md.version(pkg.replace("_", "-"))
     except md.PackageNotFoundError:
@@ -126,13 +130,11 @@ def _version(pkg: str) -> str | None:
 
 def make_lm(model: str, backend: str, dtype: str, batch_size: int | str):
     """lm-eval's model object, built once and reused for every task of the run."""
-    import torch  # noqa: PLC0415
     from lm_eval.api.registry import get_model  # noqa: PLC0415
 
-    from prefopt.models import _check_local, resolve  # noqa: PLC0415
 
     path = resolve(model)
-    _check_local(path, "MODEL")
+    check_local(path, "MODEL")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         return get_model(backend).create_from_arg_string(f"pretrained={path},dtype={dtype}",
@@ -146,9 +148,6 @@ def run_lmeval(*, model: str, out: Path, suite: str | None = None, tasks: str | 
                include_path: str | None = None, num_fewshot: int | None = None, metric: str = "acc,none",
                limit: int | None = None, backend: str = "hf", dtype: str = "auto", batch_size: int | str = 8,
                cell: str | None = None, template: str | None = None, allow_large: bool = False) -> dict:
-    from .machine import check_model_fits  # noqa: PLC0415
-    from .report import write_result  # noqa: PLC0415
-
     if importlib.util.find_spec("lm_eval") is None:
         raise InputError("lm-eval is not installed", fix="pip install -r requirements/eval.txt (lm-eval[hf]==0.4.13)")
     if backend not in BACKENDS:

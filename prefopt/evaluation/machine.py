@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from prefopt.errors import InputError
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from prefopt.core.errors import InputError
+from prefopt.modeling.loading import resolve
 
 logger = logging.getLogger(__name__)
 CPU_MAX_PARAMS = 3e9  # above this, CPU generation of hundreds of long answers takes days
@@ -17,10 +21,6 @@ CPU_MAX_PARAMS = 3e9  # above this, CPU generation of hundreds of long answers t
 def count_parameters(model: str) -> int | None:
     """Parameters of `model` from its config alone (weights on the meta device: nothing is loaded), or None when
     the config cannot be read offline (the loader reports that itself)."""
-    import torch  # noqa: PLC0415
-    from transformers import AutoConfig, AutoModelForCausalLM  # noqa: PLC0415
-
-    from prefopt.models import resolve  # noqa: PLC0415
 
     try:
         config = AutoConfig.from_pretrained(resolve(model), local_files_only=True)
@@ -33,8 +33,6 @@ def count_parameters(model: str) -> int | None:
 
 def check_model_fits(model: str, allow_large: bool = False, limit: float = CPU_MAX_PARAMS) -> None:
     """Refuse (InputError) a model above `limit` parameters when no GPU is visible, unless `allow_large`."""
-    import torch  # noqa: PLC0415
-
     if torch.cuda.is_available():
         return
     n = count_parameters(model)

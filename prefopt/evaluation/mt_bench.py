@@ -16,10 +16,18 @@ References: SimPO's GPT-4-Turbo answers by default (the papers' setup), FastChat
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
+from prefopt.data.files import read_file
+
+from .answers import Question, generate_answers, load_policy
+from .judges import JudgeRequest, judge_all, make_judge
+from .machine import check_model_fits
+from .report import write_result
+from .settings import parse_generation
 
 BENCHMARK = "mt-bench"
 DEFAULT_JUDGE = "gpt-4-1106-preview"
@@ -39,15 +47,12 @@ def _jsonl(path: Path, what: str) -> list[dict]:
         raise InputError(f"MT-Bench {what} {path} not found", where="DATA",
                          fix="pass --data <folder with question.jsonl, judge_prompts.jsonl> (FastChat's "
                          "llm_judge/data); the shared copy is ../shared/data/mt_bench (see its SOURCE.md)")
-    from prefopt.data.files import read_file  # noqa: PLC0415  (UTF-8, JSON lines and row checks, clear errors)
 
     return read_file(path)
 
 
 def load_questions(path: Path):
     """question.jsonl -> [Question(id, turns, category)] for prefopt.evaluation.answers."""
-    from .answers import Question  # noqa: PLC0415
-
     return [Question(id=str(r["question_id"]), turns=list(r["turns"]), category=r["category"]) for r in _jsonl(path, "questions")]
 
 
@@ -86,8 +91,6 @@ def build_request(prompts: dict[str, dict], question, answers: list[str], turn: 
     Turn 1: {question}, {answer}, {ref_answer_1}; turn 2: {question_1}, {question_2}, {answer_1}, {answer_2},
     {ref_answer_1}, {ref_answer_2}. Extra keys are ignored by str.format, so one set of keys serves all prompts.
     """
-    from .judges import JudgeRequest  # noqa: PLC0415
-
     name = judge_prompt_name(question.category, turn)
     if needs_reference(question.category) and reference is None:
         raise InputError(f"question {question.id} ({question.category}) needs a reference answer and has none",
@@ -150,13 +153,6 @@ def metric_id(judge: str) -> str:
 def run_mt_bench(*, model: str, out: Path, data: str | Path, reference: str | Path, judge: str = DEFAULT_JUDGE,
                  template: str | None = None, generation: str | None = "fastchat-default", cell: str | None = None,
                  limit: int | None = None, batch_size: int = 16, allow_large: bool = False) -> dict:
-    import dataclasses  # noqa: PLC0415
-
-    from .answers import generate_answers, load_policy  # noqa: PLC0415
-    from .judges import judge_all, make_judge  # noqa: PLC0415
-    from .machine import check_model_fits  # noqa: PLC0415
-    from .report import write_result  # noqa: PLC0415
-    from .settings import parse_generation  # noqa: PLC0415
 
     data = Path(data)
     if not data.is_dir():

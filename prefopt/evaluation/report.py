@@ -1,7 +1,7 @@
 """One benchmark result file: results/reproduced/<run>/<benchmark>.json (format: results/README.md).
 
 The manifest records what produced the numbers: the evaluated model, the judge, the decoding settings, the
-template, a hash of every data file read, versions and the git sha (prefopt.manifest).
+template, a hash of every data file read, versions and the git sha (prefopt.core.manifest).
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from prefopt.manifest import REPO_ROOT, build_manifest, write_json
+from prefopt.core.manifest import build_manifest, write_json
+from prefopt.core.paths import REPO_ROOT
 
 REPRODUCED = REPO_ROOT / "results" / "reproduced"
 

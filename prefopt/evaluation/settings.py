@@ -16,7 +16,7 @@ import dataclasses
 import difflib
 from dataclasses import dataclass, field
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 
 # FastChat llm_judge gen_model_answer's temperature per MT-Bench category (below 1e-4 it decodes greedily).
 FASTCHAT_CATEGORY_TEMPERATURE = {

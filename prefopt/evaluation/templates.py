@@ -5,14 +5,14 @@ SimPO evaluated with vLLM and prompt strings (eval/alpacaeval2/templates/*.txt) 
 template that writes `<|begin_of_text|>` itself got a second BOS (the reason SimPO added `llama3-nobos` in
 June 2024). Our generator tokenizes the rendered template with add_special_tokens=False, so each template here
 writes exactly one BOS: the prompt is the token sequence the authors meant, without the duplicated BOS.
-tests/test_eval_templates.py renders each one against the SimPO files in ../shared/data.
+tests/test_eval_templates.py renders each one against the SimPO repository's template files (a test data folder).
 
 TEMPLATE=model (or no TEMPLATE) keeps the tokenizer's own chat template.
 """
 
 from __future__ import annotations
 
-from prefopt.errors import InputError
+from prefopt.core.errors import InputError
 
 _LLAMA3 = (
     "{{ bos_token }}{% for m in messages %}"

@@ -12,11 +12,12 @@ from __future__ import annotations
 import torch
 
 # Importing the family modules registers their losses.
-from . import adaptive_margin as _adaptive_margin  # noqa: F401
-from . import dpo as _dpo  # noqa: F401
-from . import kto_pair as _kto_pair  # noqa: F401
-from . import reference_free as _reference_free  # noqa: F401
-from . import simpo as _simpo  # noqa: F401
+from prefopt.losses import adaptive_margin as _adaptive_margin  # noqa: F401
+from prefopt.losses import dpo as _dpo  # noqa: F401
+from prefopt.losses import kto_pair as _kto_pair  # noqa: F401
+from prefopt.losses import reference_free as _reference_free  # noqa: F401
+from prefopt.losses import simpo as _simpo  # noqa: F401
+
 from .base import LossOutput, LossSpec, PairLogps
 from .registry import LOSSES, get_loss, register
 
@@ -26,8 +27,8 @@ __all__ = ["LOSSES", "LossOutput", "LossSpec", "PairLogps", "compute", "evaluate
 def evaluate(name: str, x: PairLogps, state: dict | None = None, **hparams) -> LossOutput:
     """Run a registered loss with hparams (defaults filled in) and return losses, rewards and metrics."""
     spec = get_loss(name)
-    hp = spec.make_hparams(hparams)
-    return spec.fn(x, state, **vars(hp))
+    params = spec.make_hparams(hparams)
+    return spec.fn(x, state, **vars(params))
 
 
 def compute(

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import LossOutput, PairLogps, batch_std, gather_detached, hp, sigmoid_loss
+from prefopt.core.fields import arg
+
+from .base import LossOutput, PairLogps, batch_std, gather_detached, sigmoid_loss
 from .registry import register
 
 
@@ -23,12 +25,12 @@ def _stats_dtype(t: torch.Tensor) -> torch.dtype:
 
 @dataclass
 class LMPOParams:
-    beta: float = hp(2.0, "Reward scale beta: the reward is beta * (mean response log-prob).", gt=0)
-    gamma_beta_ratio: float = hp(0.25, "SimPO's target margin as gamma/beta (the logit is offset by beta * this).")
-    lmpo_lambda: float = hp(0.2, "Scale lambda of the adaptive margin M = lambda * z-score (code: 0.2; 0 = SimPO).",
+    beta: float = arg(2.0, "Reward scale beta: the reward is beta * (mean response log-prob).", gt=0)
+    gamma_beta_ratio: float = arg(0.25, "SimPO's target margin as gamma/beta (the logit is offset by beta * this).")
+    lmpo_lambda: float = arg(0.2, "Scale lambda of the adaptive margin M = lambda * z-score (code: 0.2; 0 = SimPO).",
                             ge=0)
-    lmpo_k: int = hp(5, "Exponent k of the length-controlled margin (1 - (qw - ql)^k); the released code uses 5.")
-    lmpo_ema: float = hp(0.9, "Decay of the running mean/std of the margin, updated once per micro-batch.", ge=0, lt=1)
+    lmpo_k: int = arg(5, "Exponent k of the length-controlled margin (1 - (qw - ql)^k); the released code uses 5.")
+    lmpo_ema: float = arg(0.9, "Decay of the running mean/std of the margin, updated once per micro-batch.", ge=0, lt=1)
 
     def validate(self):
         # A non-integer power of the possibly negative qw - ql would be NaN.
@@ -97,8 +99,8 @@ def lmpo(
 
 @dataclass
 class AMaPOParams:
-    beta: float = hp(2.0, "Reward scale beta (README: 2.0 or 3.0); also the scale of the adaptive margin.", gt=0)
-    label_smoothing: float = hp(0.0, "Label smoothing eps of the sigmoid loss (the code's default 0).", ge=0, lt=0.5)
+    beta: float = arg(2.0, "Reward scale beta (README: 2.0 or 3.0); also the scale of the adaptive margin.", gt=0)
+    label_smoothing: float = arg(0.0, "Label smoothing eps of the sigmoid loss (the code's default 0).", ge=0, lt=0.5)
 
 
 @register("amapo", hparams=AMaPOParams, needs_reference=False)

@@ -16,6 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
+
+from prefopt.core.dist import gather_detached
+from prefopt.core.fields import make_checked
+
+__all__ = ["LossOutput", "LossSpec", "PairLogps", "add_chosen_nll", "batch_std", "gather_detached", "sigmoid_loss"]
 
 
 @dataclass
@@ -76,43 +82,9 @@ class LossSpec:
         return [f.name for f in dataclasses.fields(self.hparams)]
 
     def make_hparams(self, values: dict) -> object:
-        """Build the hparams dataclass; an unknown name is an error that lists the accepted ones."""
-        unknown = sorted(set(values) - set(self.hparam_names()))
-        if unknown:
-            raise TypeError(
-                f"loss {self.name!r} has no hyperparameter(s) {unknown}; it takes {self.hparam_names()}"
-            )
-        hp = self.hparams(**values)
-        check_bounds(hp)
-        check = getattr(hp, "validate", None)  # rules across fields, beyond per-field bounds
-        if check is not None:
-            check()
-        return hp
-
-
-def hp(default, help: str, *, gt=None, ge=None, lt=None, choices=None, **kw):
-    """A hyperparameter field with its help text (shown by `--help`) and its valid range as data:
-    gt / ge / lt bounds and a tuple of choices, checked by `check_bounds` when a config is built."""
-    bounds = {k: v for k, v in (("gt", gt), ("ge", ge), ("lt", lt), ("choices", choices)) if v is not None}
-    return field(default=default, metadata={"help": help, **bounds, **kw})
-
-
-_BOUND_TESTS = {
-    "gt": (lambda v, b: v > b, "> {}"),
-    "ge": (lambda v, b: v >= b, ">= {}"),
-    "lt": (lambda v, b: v < b, "< {}"),
-    "choices": (lambda v, b: v in b, "one of {}"),
-}
-
-
-def check_bounds(params) -> None:
-    """ValueError naming the field, the value and the valid range, for the first field out of its bounds."""
-    for f in dataclasses.fields(params):
-        value = getattr(params, f.name)
-        for key, (ok, text) in _BOUND_TESTS.items():
-            if key in f.metadata and not ok(value, f.metadata[key]):
-                valid = " and ".join(text.format(f.metadata[k]) for k in _BOUND_TESTS if k in f.metadata)
-                raise ValueError(f"{f.name} must be {valid}, got {value!r}")
+        """Build the hparams dataclass: an unknown name is a TypeError that lists the accepted ones, a value out
+        of its bounds (or a broken rule across fields) a ValueError."""
+        return make_checked(self.hparams, values, owner=f"loss {self.name!r}")
 
 
 def sigmoid_loss(logits: torch.Tensor, label_smoothing: float) -> torch.Tensor:
@@ -120,8 +92,6 @@ def sigmoid_loss(logits: torch.Tensor, label_smoothing: float) -> torch.Tensor:
 
     Shared by DPO/cDPO, SimPO and AMaPO; computed with log-sigmoid for numerical stability.
     """
-    import torch.nn.functional as F
-
     return -(1 - label_smoothing) * F.logsigmoid(logits) - label_smoothing * F.logsigmoid(-logits)
 
 
@@ -138,30 +108,6 @@ def add_chosen_nll(
     nll = -x.chosen_avg
     metrics[key] = nll.detach().mean()
     return losses + weight * nll
-
-
-def gather_detached(t: torch.Tensor) -> torch.Tensor:
-    """A 1-D tensor concatenated over all DDP ranks, detached: for batch statistics that take no gradient.
-
-    Identity when torch.distributed is unavailable or not initialised (single process, unit tests).
-    Ranks may hold different numbers of pairs (a smaller last batch), so sizes are exchanged first and
-    the padding needed by `all_gather` is trimmed again. Every rank must call it (it is a collective).
-    """
-    import torch.distributed as dist
-
-    t = t.detach().reshape(-1)
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return t
-    world = dist.get_world_size()
-    size = torch.tensor([t.numel()], device=t.device)
-    sizes = [torch.empty_like(size) for _ in range(world)]
-    dist.all_gather(sizes, size)
-    counts = [int(s.item()) for s in sizes]
-    padded = t.new_zeros(max(counts))
-    padded[: t.numel()] = t
-    parts = [torch.empty_like(padded) for _ in range(world)]
-    dist.all_gather(parts, padded)
-    return torch.cat([p[:n] for p, n in zip(parts, counts)])
 
 
 def batch_std(t: torch.Tensor) -> torch.Tensor:

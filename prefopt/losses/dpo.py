@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import LossOutput, PairLogps, hp, sigmoid_loss
+from prefopt.core.fields import arg
+
+from .base import LossOutput, PairLogps, sigmoid_loss
 from .registry import register
 
 
 @dataclass
 class DPOParams:
-    beta: float = hp(0.1, "KL strength: scale of the implicit reward beta * log(pi/pi_ref).", gt=0)
-    label_smoothing: float = hp(
+    beta: float = arg(0.1, "KL strength: scale of the implicit reward beta * log(pi/pi_ref).", gt=0)
+    label_smoothing: float = arg(
         0.0, "cDPO: assumed probability eps that a preference label is flipped (0 = plain DPO).", ge=0, lt=0.5
     )
 
@@ -37,7 +39,7 @@ def dpo(x: PairLogps, state=None, *, beta: float, label_smoothing: float) -> Los
 
 @dataclass
 class IPOParams:
-    tau: float = hp(0.1, "IPO regularisation tau: the target length-averaged log-ratio margin is 1/(2 tau).", gt=0)
+    tau: float = arg(0.1, "IPO regularisation tau: the target length-averaged log-ratio margin is 1/(2 tau).", gt=0)
 
 
 @register("ipo", hparams=IPOParams, needs_reference=True)
@@ -60,8 +62,8 @@ def ipo(x: PairLogps, state=None, *, tau: float) -> LossOutput:
 
 @dataclass
 class RDPOParams:
-    beta: float = hp(0.1, "KL strength: scale of the implicit reward beta * log(pi/pi_ref).", gt=0)
-    alpha: float = hp(
+    beta: float = arg(0.1, "KL strength: scale of the implicit reward beta * log(pi/pi_ref).", gt=0)
+    alpha: float = arg(
         0.05, "Length regulariser: alpha * (Lw - Ll) (token counts) is added to the DPO logit; 0 = plain DPO "
         "(>= 0: a negative alpha would reward length).", ge=0,
     )

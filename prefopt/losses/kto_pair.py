@@ -1,7 +1,7 @@
 """Paired KTO: KTO's prospect-theoretic loss on the pairwise pipeline, so a sample scheduler can drive it.
 
 Ethayarajh, Xu, Muennighoff, Jurafsky and Kiela, "KTO: Model Alignment as Prospect Theoretic Optimization",
-ICML 2024. `loss: kto` (prefopt.kto) runs the unpaired original through TRL's KTOTrainer; this module is the
+ICML 2024. `loss: kto` (prefopt.training.kto) runs the unpaired original through TRL's KTOTrainer; this module is the
 same value function on pairs, for settings where KTO must share DPO's forward, batches and reference cache
 (the SamS paper's Pythia KTO and KTO+SamS rows).
 """
@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import LossOutput, PairLogps, gather_detached, hp
+from prefopt.core.fields import arg
+
+from .base import LossOutput, PairLogps, gather_detached
 from .registry import register
 
 REFERENCE_POINTS = ("pooled", "cross_half", "zero")
@@ -20,10 +22,10 @@ REFERENCE_POINTS = ("pooled", "cross_half", "zero")
 
 @dataclass
 class KTOPairParams:
-    beta: float = hp(0.1, "KTO beta: scale of the implied reward beta*log(pi/pi_ref) in the sigmoid.", gt=0)
-    desirable_weight: float = hp(1.0, "lambda_D: weight of each pair's chosen (desirable) term.", ge=0)
-    undesirable_weight: float = hp(1.0, "lambda_U: weight of each pair's rejected (undesirable) term.", ge=0)
-    reference_point: str = hp(
+    beta: float = arg(0.1, "KTO beta: scale of the implied reward beta*log(pi/pi_ref) in the sigmoid.", gt=0)
+    desirable_weight: float = arg(1.0, "lambda_D: weight of each pair's chosen (desirable) term.", ge=0)
+    undesirable_weight: float = arg(1.0, "lambda_U: weight of each pair's rejected (undesirable) term.", ge=0)
+    reference_point: str = arg(
         "pooled", "How z0 is estimated from the micro-batch, always detached and clamped at 0: 'pooled' (mean "
         "log-ratio of all 2B responses; TRL KTOTrainer's form with matched instead of mismatched pairs), "
         "'cross_half' (chosen terms use the rejected half's mean, rejected terms the chosen half's: TRL's "

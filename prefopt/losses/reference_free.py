@@ -11,14 +11,16 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .base import LossOutput, PairLogps, add_chosen_nll, hp, sigmoid_loss
+from prefopt.core.fields import arg
+
+from .base import LossOutput, PairLogps, add_chosen_nll, sigmoid_loss
 from .registry import register
 
 
 @dataclass
 class CPOParams:
-    beta: float = hp(0.1, "Scale of the preference logit beta * (pw - pl) on summed log-probs.", gt=0)
-    cpo_alpha: float = hp(1.0, "Weight of the chosen response's token-mean NLL (the paper's BC regulariser).", ge=0)
+    beta: float = arg(0.1, "Scale of the preference logit beta * (pw - pl) on summed log-probs.", gt=0)
+    cpo_alpha: float = arg(1.0, "Weight of the chosen response's token-mean NLL (the paper's BC regulariser).", ge=0)
 
 
 @register("cpo", hparams=CPOParams, needs_reference=False)
@@ -38,7 +40,7 @@ def cpo(x: PairLogps, state=None, *, beta: float, cpo_alpha: float) -> LossOutpu
 
 @dataclass
 class ORPOParams:
-    orpo_lambda: float = hp(0.1, "Weight lambda of the odds-ratio term (TRL's ORPO `beta`).", ge=0)
+    orpo_lambda: float = arg(0.1, "Weight lambda of the odds-ratio term (TRL's ORPO `beta`).", ge=0)
 
 
 def _log_one_minus_exp(s: torch.Tensor) -> torch.Tensor:
@@ -71,7 +73,7 @@ def orpo(x: PairLogps, state=None, *, orpo_lambda: float) -> LossOutput:
 
 @dataclass
 class RRHFParams:
-    rrhf_lambda: float = hp(1.0, "Weight of the chosen response's token-mean NLL (the paper's L_ft weight is 1).",
+    rrhf_lambda: float = arg(1.0, "Weight of the chosen response's token-mean NLL (the paper's L_ft weight is 1).",
                             ge=0)
 
 
@@ -93,8 +95,8 @@ def rrhf(x: PairLogps, state=None, *, rrhf_lambda: float) -> LossOutput:
 
 @dataclass
 class SLiCParams:
-    slic_delta: float = hp(1.0, "Hinge margin delta on summed log-probs: max(0, delta - (pw - pl)).", ge=0)
-    slic_lambda: float = hp(0.1, "Weight of the chosen response's token-mean NLL.", ge=0)
+    slic_delta: float = arg(1.0, "Hinge margin delta on summed log-probs: max(0, delta - (pw - pl)).", ge=0)
+    slic_lambda: float = arg(0.1, "Weight of the chosen response's token-mean NLL.", ge=0)
 
 
 @register("slic", hparams=SLiCParams, needs_reference=False)

@@ -11,18 +11,20 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import LossOutput, PairLogps, add_chosen_nll, hp, sigmoid_loss
+from prefopt.core.fields import arg
+
+from .base import LossOutput, PairLogps, add_chosen_nll, sigmoid_loss
 from .registry import register
 
 
 @dataclass
 class SimPOParams:
-    beta: float = hp(2.0, "Reward scale beta: the reward is beta * (mean response log-prob).", gt=0)
-    gamma_beta_ratio: float = hp(0.25, "Target margin as a ratio gamma/beta (the paper's gamma = beta * this).")
-    label_smoothing: float = hp(0.0, "Label smoothing eps for the sigmoid loss (ignored by hinge).", ge=0, lt=0.5)
-    loss_type: str = hp("sigmoid", "'sigmoid' (the paper) or 'hinge' (max(0, 1 - beta z)).",
+    beta: float = arg(2.0, "Reward scale beta: the reward is beta * (mean response log-prob).", gt=0)
+    gamma_beta_ratio: float = arg(0.25, "Target margin as a ratio gamma/beta (the paper's gamma = beta * this).")
+    label_smoothing: float = arg(0.0, "Label smoothing eps for the sigmoid loss (ignored by hinge).", ge=0, lt=0.5)
+    loss_type: str = arg("sigmoid", "'sigmoid' (the paper) or 'hinge' (max(0, 1 - beta z)).",
                         choices=("sigmoid", "hinge"))
-    sft_weight: float = hp(0.0, "Weight of the chosen response's token-mean NLL added to the loss.", ge=0)
+    sft_weight: float = arg(0.0, "Weight of the chosen response's token-mean NLL added to the loss.", ge=0)
 
 
 @register("simpo", hparams=SimPOParams, needs_reference=False)

@@ -1,7 +1,7 @@
 """On-policy preference data, SimPO's `on_policy_data_gen/` pipeline (handbook 1.9), as library functions.
 
     decode        prompts (sorted unique) x seeds -> <gen>/output_<seed>.jsonl, one sample per prompt per seed
-                  (prefopt.generate: vLLM when installed, else batched HF generate; resumable by chunks)
+                  (prefopt.modeling.generate: vLLM when installed, else batched HF generate; resumable by chunks)
     post_process  seed files -> all_outputs.jsonl: one row per prompt with every seed's response; drops prompts
                   whose responses are all identical (and empty responses), counted
     annotate      all_outputs.jsonl -> all_outputs_rm.jsonl: `all_rm_scores` from a reward model adapter

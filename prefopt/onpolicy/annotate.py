@@ -29,8 +29,20 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import InputError
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from prefopt.core.errors import InputError
+from prefopt.core.plugins import get_task
+from prefopt.modeling.loading import DTYPES, resolve
+from prefopt.reward import sampling as rm_sampling
+from prefopt.reward.data import RewardCollator, RewardTokenizer, render_query
+from prefopt.reward.model import is_reward_model
+from prefopt.reward.train import score_items
+
 from .common import field, string_list
+from .decode import read_complete_lines
 
 logger = logging.getLogger("prefopt.onpolicy")
 
@@ -75,10 +87,6 @@ class HFRewardScorer(Scorer):
     @classmethod
     def load(cls, model: str, *, kind: str, output: str, batch_size: int = 8, max_length: int = 4096,
              trust_remote_code: bool = False, torch_dtype: str = "auto", **_):
-        import torch  # noqa: PLC0415
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: PLC0415
-
-        from ..models import DTYPES, resolve  # noqa: PLC0415
 
         path = resolve(model)
         dtype = ("bfloat16" if torch.cuda.is_available() else "float32") if torch_dtype == "auto" else torch_dtype
@@ -103,8 +111,6 @@ class HFRewardScorer(Scorer):
         return ids[-self.max_length:] if len(ids) > self.max_length else ids
 
     def score(self, prompts, responses):
-        import torch  # noqa: PLC0415
-
         seqs = [self._ids(p, r) for p, r in zip(prompts, responses, strict=True)]
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
         alone = self.pad_id is None
@@ -178,23 +184,16 @@ class PrefoptRMScorer(Scorer):
     kind = "prefopt"
 
     def __init__(self, model: str, *, batch_size: int = 8, max_length: int | None = None, **_):
-        from ..reward.data import RewardCollator, RewardTokenizer  # noqa: PLC0415
-        from ..reward.model import is_reward_model  # noqa: PLC0415
-        from ..reward.sampling import load_scorer  # noqa: PLC0415  (the one RM loader: checks, device placement)
-
         self.name, self.batch_size = model, batch_size
         if not is_reward_model(model):
             raise InputError(f"{model} is not a prefopt reward model folder (no reward_config.json)",
                              where="annotate --kind prefopt", fix="pass the output_dir of scripts/run_rm.py")
-        self.model, tok, settings = load_scorer(model)
+        self.model, tok, settings = rm_sampling.load_scorer(model)
         self.rt = RewardTokenizer(tok, max_length=max_length or settings.get("max_length") or 512,
                                   add_sep_token=settings.get("add_sep_token", False))
         self.collator = RewardCollator(tok.pad_token_id)
 
     def score_groups(self, prompts, groups):
-        from ..reward.data import render_query  # noqa: PLC0415
-        from ..reward.train import score_items  # noqa: PLC0415
-
         items = [self.rt.item({"query": render_query([{"role": "user", "content": p}]),
                                "responses": [" " + r for r in g], "scores": [0.0] * len(g)})
                  for p, g in zip(prompts, groups, strict=True)]
@@ -209,23 +208,12 @@ class TaskJudgeScorer(Scorer):
     """The embedded task's rule as a reward model (no weights): exact (1/0) or graded (partial credit)."""
 
     def __init__(self, model: str = "addition", *, graded: bool = False, **_):
-        from ..toy import get_task  # noqa: PLC0415
-
         self.task, self.name, self.graded = get_task(model), model, graded
         self.kind = "graded-judge" if graded else "exact-judge"
 
     def score(self, prompts, responses):
-        return [self._one(p, r) for p, r in zip(prompts, responses, strict=True)]
-
-    def _one(self, prompt: str, response: str) -> float:
-        from ..toy import parse_prompt  # noqa: PLC0415
-
-        exact = self.task.judge(prompt, response)
-        if exact == 1.0 or not self.graded:
-            return exact
-        answer, text = self.task.answer(*parse_prompt(prompt)), response.strip()
-        hits = sum(a == b for a, b in zip(reversed(answer), reversed(text)))  # digits aligned from the units
-        return hits / (max(len(answer), len(text)) + 1)  # < 1: only the exact answer scores 1
+        rule = self.task.graded if self.graded else self.task.judge
+        return [rule(p, r) for p, r in zip(prompts, responses, strict=True)]
 
 
 REWARD_KINDS = {
@@ -278,8 +266,6 @@ def annotate_rows(rows: list[dict], scorer: Scorer, *, label: str = "annotate", 
             logger.info("annotate: resuming after %d of %d prompts (%s)", len(done), len(rows), partial)
     bar = None
     if progress:
-        from tqdm.auto import tqdm  # noqa: PLC0415
-
         bar = tqdm(total=len(rows), initial=len(done), desc=f"scoring ({scorer.kind})", unit="prompt")
     result = list(done)
     try:
@@ -312,11 +298,9 @@ def annotate_rows(rows: list[dict], scorer: Scorer, *, label: str = "annotate", 
 
 def _resume(partial: Path, rows: list[dict], chunk: int) -> list[dict]:
     """The complete chunks of an earlier, interrupted run (the file is cut back to them)."""
-    from .decode import _read_complete_lines  # noqa: PLC0415
-
     if not partial.is_file():
         return []
-    old = _read_complete_lines(partial)
+    old = read_complete_lines(partial)
     keep = len(rows) if len(old) >= len(rows) else len(old) // chunk * chunk
     for i in range(keep):
         if old[i].get("prompt") != rows[i]["prompt"] or not isinstance(old[i].get("all_rm_scores"), list):

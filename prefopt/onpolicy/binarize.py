@@ -26,9 +26,13 @@ import random
 import shutil
 from pathlib import Path
 
-from ..errors import InputError
-from ..manifest import build_manifest, write_json
+import datasets
+
+from prefopt.core.errors import InputError
+from prefopt.core.manifest import build_manifest, write_json
+
 from .common import field, string_list
+from .decode import load_prompts
 
 MANIFEST = "onpolicy_manifest.json"
 
@@ -106,8 +110,6 @@ def binarize_rows(rows: list[dict], *, test_prompts=None, test_fraction: float =
 def load_test_prompts(source: str, split: str = "test_prefs", field_name: str = "prompt") -> list[str]:
     """The prompts of the test split: the `prompt` column of `split` of `source` (a dataset), or the lines of a
     .txt file (one prompt per line)."""
-    from .decode import load_prompts  # noqa: PLC0415
-
     if source.endswith(".txt"):
         path = Path(source)
         if not path.is_file():
@@ -121,8 +123,6 @@ def save_dataset(splits: dict[str, list[dict]], out: str | os.PathLike, *, stats
                  config: dict | None = None) -> Path:
     """DatasetDict.save_to_disk(out) + README.md + onpolicy_manifest.json, written to a temp folder then moved
     into place. An existing `out` is replaced only if it is an earlier on-policy dataset."""
-    import datasets  # noqa: PLC0415
-
     out = Path(out)
     if out.exists() and not (out / MANIFEST).is_file():
         raise InputError("the folder exists and is not an on-policy dataset (no onpolicy_manifest.json)",

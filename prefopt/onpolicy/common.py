@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from ..data.files import read_file
-from ..errors import InputError
+from prefopt.core.errors import InputError
+from prefopt.data.files import read_file
 
 
 def sidecar(path: str | os.PathLike) -> Path:

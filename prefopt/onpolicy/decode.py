@@ -28,10 +28,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..data.files import read_source
-from ..errors import InputError
-from ..generate import generate
-from ..manifest import build_manifest, write_json
+import torch
+from tqdm.auto import tqdm
+
+from prefopt.config import ModelArguments
+from prefopt.core.errors import InputError
+from prefopt.core.manifest import build_manifest, write_json
+from prefopt.data.files import read_source
+from prefopt.modeling.generate import generate
+from prefopt.modeling.loading import load_model, load_tokenizer, resolve
 
 logger = logging.getLogger("prefopt.onpolicy")
 BACKENDS = ("auto", "hf", "vllm")
@@ -112,8 +117,6 @@ def resolve_backend(backend: str) -> str:
     if backend == "vllm" and not have_vllm:
         raise VLLM_MISSING
     if backend == "auto":
-        import torch  # noqa: PLC0415
-
         backend = "vllm" if have_vllm and torch.cuda.is_available() else "hf"
         logger.info("backend auto -> %s", backend)
     return backend
@@ -133,7 +136,7 @@ def seed_files(out_dir: Path, seed: int) -> tuple[Path, Path, Path]:
     return out, out.with_name(out.name + ".partial"), Path(out_dir) / f"output_{seed}.meta.json"
 
 
-def _read_complete_lines(path: Path) -> list[dict]:
+def read_complete_lines(path: Path) -> list[dict]:
     """The rows of the well-formed lines of a partial file, up to the first broken one (a killed write)."""
     rows = []
     with open(path, encoding="utf-8") as f:
@@ -169,7 +172,7 @@ def _resume_rows(partial: Path, prompts: Sequence[str], chunk_size: int) -> int:
     """Rows of `partial` to keep (whole chunks, prompts in order); the file is cut back to them."""
     if not partial.is_file():
         return 0
-    rows = _read_complete_lines(partial)
+    rows = read_complete_lines(partial)
     keep = len(prompts) if len(rows) >= len(prompts) else len(rows) // chunk_size * chunk_size
     for i, r in enumerate(rows[:keep]):
         if r.get("prompt") != prompts[i] or not isinstance(r.get("generated_text"), str):
@@ -224,8 +227,6 @@ def decode_seeds(model_name: str, prompts: Sequence[str], seeds: Sequence[int], 
             loaded = _load(model_name, backend, torch_dtype)
         bar = None
         if progress:
-            from tqdm.auto import tqdm  # noqa: PLC0415
-
             bar = tqdm(total=len(prompts), initial=start, desc=f"seed {seed}", unit="prompt")
         try:
             for k in range(n_chunks if start >= len(prompts) else start // chunk_size, n_chunks):
@@ -254,10 +255,6 @@ def decode_seeds(model_name: str, prompts: Sequence[str], seeds: Sequence[int], 
 
 def _load(model_name: str, backend: str, torch_dtype: str):
     """(model, tokenizer): a HF model on the GPU if there is one, or the model path for vLLM."""
-    import torch  # noqa: PLC0415
-
-    from ..config import ModelArguments  # noqa: PLC0415
-    from ..models import load_model, load_tokenizer, resolve  # noqa: PLC0415
 
     args = ModelArguments(model_name_or_path=model_name, torch_dtype=_dtype(torch_dtype))
     tok = load_tokenizer(args)
@@ -272,6 +269,5 @@ def _load(model_name: str, backend: str, torch_dtype: str):
 def _dtype(name: str) -> str:
     if name != "auto":
         return name
-    import torch  # noqa: PLC0415
 
     return "bfloat16" if torch.cuda.is_available() else "float32"

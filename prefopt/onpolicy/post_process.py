@@ -12,10 +12,12 @@ learn).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-from ..errors import InputError
+from prefopt.core.errors import InputError
+
 from .common import field, read_rows
 
 _SEED_FILE = re.compile(r"^output_(-?\d+)\.jsonl$")
@@ -23,8 +25,6 @@ _SEED_FILE = re.compile(r"^output_(-?\d+)\.jsonl$")
 
 def read_generations(folder: str | Path, seeds=None) -> tuple[list[str], dict[int, list[str]], dict[int, dict]]:
     """(prompts, {seed: responses}, {seed: decode meta}) of the seed files in `folder` (all, or `seeds`)."""
-    import json  # noqa: PLC0415
-
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("no such folder", where=str(folder), fix="pass the --out folder of decode.py")

@@ -5,7 +5,7 @@ APO losses, preference accuracy and calibration, APO's golden-vs-sample converte
     metrics.py    rm_metrics: accuracy (ties wrong), avg score, ECE/ACE/MCE
     data.py       items {query, responses, scores, type}, APO's token layout, RewardCollator
     model.py      RewardModel, pooling last|eos|average|max, save/load
-    converter.py  apo_items (golden x samples on query_id), sample_rows (prefopt.generate), best_of_n
+    converter.py  apo_items (golden x samples on query_id), sample_rows (prefopt.modeling.generate), best_of_n
     train.py      RewardConfig, RewardTrainer, train_rm (scripts/run_rm.py)
     rmbench.py    RM-Bench: per-domain accuracy and the easy/normal/hard matrix, for RMs and policies
     demo.py       `make rm-demo`: base RM vs APO RM on the real MiniLM encoder

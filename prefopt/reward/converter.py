@@ -4,7 +4,7 @@
     write_items(items, "outputs/apo/apo_text_scores.json")  # the file run_rm.py reads with the human pairs
 
 golden rows: {"query_id", "golden"[, "query"]}; sample rows: {"query_id", "query", "sample_0", "sample_1", ...}
-(what `sample_rows` builds from `prefopt.generate`). The two are joined on query_id; a query on one side only is
+(what `sample_rows` builds from `prefopt.modeling.generate`). The two are joined on query_id; a query on one side only is
 an InputError that lists the ids (APO's script raises a bare KeyError). Every response is cut at the first
 "\\nHuman" (a simulated next turn). Each sample_k gives one item
 {"text": [query<sep>golden, query<sep>sample_k], "scores": [1.0, 0.0], "type": "apo"}; with sampling=True one
@@ -18,8 +18,11 @@ import random
 import re
 from pathlib import Path
 
-from ..errors import InputError
-from .data import SEP_TEXT
+from prefopt.core.errors import InputError
+from prefopt.modeling.generate import generate
+
+from .data import SEP_TEXT, RewardCollator, RewardTokenizer
+from .train import score_items
 
 STOP = "\nHuman"
 _SAMPLE_KEY = re.compile(r"^sample_(\d+)$")
@@ -45,7 +48,7 @@ def _ids(rows: list[dict], side: str, field: str | None) -> dict:
     return out
 
 
-def _listing(ids: list[str], limit: int = 10) -> str:
+def listing(ids: list[str], limit: int = 10) -> str:
     shown = ", ".join(repr(i) for i in ids[:limit])
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
@@ -60,9 +63,9 @@ def apo_items(golden_rows: list[dict], sample_rows: list[dict], *, sampling: boo
         parts = []
         if no_golden:
             parts.append(f"{len(no_golden)} sampled quer{'y has' if len(no_golden) == 1 else 'ies have'} no golden "
-                         f"answer: {_listing(no_golden)}")
+                         f"answer: {listing(no_golden)}")
         if no_samples:
-            parts.append(f"{len(no_samples)} golden answer(s) have no samples: {_listing(no_samples)}")
+            parts.append(f"{len(no_samples)} golden answer(s) have no samples: {listing(no_samples)}")
         raise InputError("; ".join(parts), where="APO converter (golden x samples, joined on query_id)",
                          fix="generate samples for exactly the queries that have golden answers")
     rng = random.Random(seed)
@@ -87,8 +90,6 @@ def sample_rows(model, tokenizer, queries: dict[str, tuple[str, list[dict]]], *,
                 do_sample: bool = True, **generate_kwargs) -> list[dict]:
     """{query_id: (query text, prompt messages)} -> sample rows, from `prefopt.generate.generate` (sampling
     unless do_sample=False, which needs num_samples 1)."""
-    from ..generate import generate  # noqa: PLC0415
-
     ids = list(queries)
     outs = generate(model, tokenizer, [queries[q][1] for q in ids], do_sample=do_sample,
                     num_return_sequences=num_samples, **generate_kwargs)
@@ -114,9 +115,6 @@ def rejection_sample(model, tokenizer, rows: list[dict], *, max_length: int = 51
                      batch_size: int = 8) -> list[dict]:
     """Best-of-n with a reward model: score every sample_k of each row (query + response, APO's layout), keep
     the best as an SFT row {"messages": prompt + [assistant target], "query_id", "scores"} (needs "prompt")."""
-    from .data import RewardCollator, RewardTokenizer  # noqa: PLC0415
-    from .train import score_items  # noqa: PLC0415
-
     rt = RewardTokenizer(tokenizer, max_length=max_length, add_sep_token=add_sep_token)
     keys = [[k for k in r if _SAMPLE_KEY.match(k) and isinstance(r[k], str) and r[k].strip()] for r in rows]
     items = [rt.item({"query": r["query"], "responses": [r[k] for k in ks], "scores": [0.0] * len(ks)})

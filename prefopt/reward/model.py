@@ -16,11 +16,14 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_model, save_model
 from torch import nn
+from transformers import AutoConfig, AutoModel
 
-from ..errors import InputError
+from prefopt.config.reward import POOLING_TYPES
+from prefopt.core.errors import InputError
+from prefopt.modeling.loading import resolve
 
-POOLING = ("last", "eos", "average", "max")
 REWARD_CONFIG = "reward_config.json"
 
 
@@ -37,14 +40,14 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
         return (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
     if pooling == "max":
         return hidden.masked_fill(~attention_mask.bool().unsqueeze(-1), torch.finfo(hidden.dtype).min).max(1).values
-    raise ValueError(f"pooling must be one of {POOLING}, got {pooling!r}")
+    raise ValueError(f"pooling must be one of {POOLING_TYPES}, got {pooling!r}")
 
 
 class RewardModel(nn.Module):
     def __init__(self, backbone: nn.Module, pooling: str = "last"):
         super().__init__()
-        if pooling not in POOLING:
-            raise InputError(f"pooling_type {pooling!r} is unknown", fix=f"use one of {POOLING}")
+        if pooling not in POOLING_TYPES:
+            raise InputError(f"pooling_type {pooling!r} is unknown", fix=f"use one of {POOLING_TYPES}")
         self.backbone, self.pooling = backbone, pooling
         self.config = backbone.config
         hidden = getattr(self.config, "hidden_size", None) or self.config.get_text_config().hidden_size
@@ -71,8 +74,6 @@ class RewardModel(nn.Module):
         (folder / REWARD_CONFIG).write_text(json.dumps({"pooling_type": self.pooling, **settings}, indent=2) + "\n")
 
     def save_pretrained(self, folder: str | Path, **settings) -> None:
-        from safetensors.torch import save_model  # noqa: PLC0415
-
         self.save_extra(folder, **settings)
         save_model(self, str(Path(folder) / "model.safetensors"), metadata={"format": "pt"})
 
@@ -87,9 +88,6 @@ def reward_settings(folder: str | Path) -> dict:
 
 def from_backbone(name: str, pooling: str = "last", dtype: torch.dtype = torch.float32, **kwargs) -> RewardModel:
     """A fresh head on a pretrained backbone (a hub id, local folder or `tiny:` name)."""
-    from transformers import AutoModel  # noqa: PLC0415
-
-    from ..models import resolve  # noqa: PLC0415
 
     try:
         backbone = AutoModel.from_pretrained(resolve(name), dtype=dtype, **kwargs)
@@ -101,9 +99,6 @@ def from_backbone(name: str, pooling: str = "last", dtype: torch.dtype = torch.f
 
 def load_reward_model(folder: str | Path, dtype: torch.dtype = torch.float32) -> RewardModel:
     """A trained reward model saved by `save_pretrained` or the Trainer."""
-    from safetensors.torch import load_model  # noqa: PLC0415
-    from transformers import AutoConfig, AutoModel  # noqa: PLC0415
-
     folder = Path(folder)
     if not is_reward_model(folder):
         raise InputError(f"{folder} is not a reward model folder (no {REWARD_CONFIG})",

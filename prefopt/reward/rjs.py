@@ -4,7 +4,7 @@ tools/rejection_sampling.py), behind scripts/rejection_sample.py.
     cfg = parse_rjs_config(["sampling_configs/alpaca-7b-hh/rjs.yaml", "--max_queries=100"])
     manifest = run_rejection_sampling(cfg)
 
-1. The policy samples `num_samples` answers per query with `prefopt.generate` (via converter.sample_rows), in chunks
+1. The policy samples `num_samples` answers per query with `prefopt.modeling.generate` (via converter.sample_rows), in chunks
    of `chunk_size` queries appended to <output_dir>/samples.jsonl; chunk k samples with seed `seed + k`, so a
    killed run resumes at the first unfinished chunk and ends with the same samples as an uninterrupted one.
 2. The reward model scores every non-empty sample as query + response (APO's layout, converter.rejection_sample).
@@ -19,16 +19,21 @@ finished output_dir with the same settings is not redone; one with other setting
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import logging
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import arg, config_fields, config_hash, load_raw
-from ..errors import InputError
-from ..manifest import build_manifest, update_manifest, write_json
+from tqdm.auto import tqdm
+
+from prefopt.config import config_hash, load_raw
+from prefopt.core.errors import InputError
+from prefopt.core.fields import arg, build_checked
+from prefopt.core.manifest import build_manifest, update_manifest, write_json
+
+from .converter import rejection_sample, sample_rows
+from .model import is_reward_model
+from .sampling import load_policy, load_queries, load_scorer
 
 logger = logging.getLogger("prefopt")
 EMPTY_POLICIES = ("error", "drop")
@@ -73,43 +78,28 @@ class RejectionSamplingConfig:
     bad_rows: str = arg("error", "Preference-format query rows with content problems: error or drop (prefopt.data).",
                         choices=("error", "drop"))
 
+    def validate(self) -> None:
+        missing = [k for k in ("policy", "reward_model", "queries", "output_dir") if getattr(self, k) in (None, "")]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} not set (in the YAML or with --key=...)")
+        if self.num_samples > 1 and not self.do_sample:
+            raise ValueError("num_samples > 1 with do_sample false would repeat one answer: set do_sample: true")
+        if not isinstance(self.stop, list) or not all(isinstance(s, str) and s for s in self.stop):
+            raise ValueError(f"stop must be a list of non-empty strings, got {self.stop!r}")
+
     @property
     def generation(self) -> dict:
-        """The prefopt.generate settings of this run."""
+        """The prefopt.modeling.generate settings of this run."""
         return {"do_sample": self.do_sample, "temperature": self.temperature, "top_p": self.top_p,
                 "top_k": self.top_k, "repetition_penalty": self.repetition_penalty,
                 "max_new_tokens": self.max_new_tokens, "stop": list(self.stop)}
 
 
 def parse_rjs_config(argv: list[str]) -> RejectionSamplingConfig:
-    """A YAML file plus `--key=value` overrides; an unknown key or a value out of range is an InputError."""
-    from ..config import _type_check  # noqa: PLC0415
-    from ..losses.base import check_bounds  # noqa: PLC0415
-
+    """A YAML file plus `--key=value` overrides, checked like every config (prefopt.core.fields.build_checked):
+    an unknown key, a wrong type, a value out of range or a broken rule is an InputError."""
     raw, source = load_raw(argv)
-    fields = config_fields(RejectionSamplingConfig)
-    hints = typing.get_type_hints(RejectionSamplingConfig)
-    values = {}
-    for key, value in raw.items():
-        if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=3, cutoff=0.6)
-            raise InputError(f"unknown config key {key!r}", where=source,
-                             fix=f"did you mean {' or '.join(close)}?" if close else "see --help for the keys")
-        values[key] = _type_check(key, value, hints[key], source)
-    cfg = RejectionSamplingConfig(**values)
-    missing = [k for k in ("policy", "reward_model", "queries", "output_dir") if getattr(cfg, k) in (None, "")]
-    if missing:
-        raise InputError(f"{', '.join(missing)} not set", where=source, fix="set them in the YAML or with --key=...")
-    try:
-        check_bounds(cfg)
-    except ValueError as e:
-        raise InputError(str(e), where=source, fix="correct the value named above") from None
-    if cfg.num_samples > 1 and not cfg.do_sample:
-        raise InputError("num_samples > 1 with do_sample false would repeat one answer", where=source,
-                         fix="set do_sample: true")
-    if not isinstance(cfg.stop, list) or not all(isinstance(s, str) and s for s in cfg.stop):
-        raise InputError(f"stop must be a list of non-empty strings, got {cfg.stop!r}", where=source)
-    return cfg
+    return build_checked(RejectionSamplingConfig, raw, source=source)
 
 
 def _hash(cfg: RejectionSamplingConfig) -> str:
@@ -136,10 +126,6 @@ def _read_samples(path: Path, chunks: list[list[str]]) -> dict[str, dict]:
 
 def sample_all(cfg: RejectionSamplingConfig, queries: list[dict], path: Path) -> list[dict]:
     """Step 1: every query's samples, resuming from the complete chunks already in `path`."""
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
-    from .converter import sample_rows  # noqa: PLC0415
-    from .sampling import load_policy  # noqa: PLC0415
 
     ids = [q["query_id"] for q in queries]
     chunks = [ids[i: i + cfg.chunk_size] for i in range(0, len(ids), cfg.chunk_size)]
@@ -169,10 +155,6 @@ def _nonempty(row: dict, n: int) -> list[str]:
 
 def score_and_select(cfg: RejectionSamplingConfig, samples: list[dict], where: str) -> tuple[list[dict], dict]:
     """Steps 2-3: RM scores and the best-of-n SFT rows, and the counts for the manifest."""
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
-    from .converter import rejection_sample  # noqa: PLC0415
-    from .sampling import load_scorer  # noqa: PLC0415
 
     kept, dropped = [], []
     for line, row in enumerate(samples, 1):
@@ -212,9 +194,6 @@ def score_and_select(cfg: RejectionSamplingConfig, samples: list[dict], where: s
 
 def run_rejection_sampling(cfg: RejectionSamplingConfig) -> dict:
     """The whole run; returns the manifest."""
-    from .model import is_reward_model  # noqa: PLC0415
-    from .sampling import load_queries, load_scorer  # noqa: PLC0415
-
     out = Path(cfg.output_dir)
     manifest_path = out / MANIFEST
     h = _hash(cfg)

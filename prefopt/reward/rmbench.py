@@ -24,8 +24,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from ..errors import InputError
+from prefopt.config import ModelArguments
+from prefopt.core.errors import InputError
+from prefopt.core.manifest import build_manifest, write_json
+from prefopt.data import PairCollator, PreferencePair, tokenize_pairs
+from prefopt.modeling.loading import load_model, load_tokenizer
+from prefopt.modeling.refcache import compute_logps
+
+from .data import RewardCollator, RewardTokenizer, render_query
+from .model import is_reward_model, load_reward_model, reward_settings
+from .train import score_items
 
 LEADERBOARD_DOMAINS = ("chat", "math", "code", "safety")
 STYLES = 3
@@ -93,9 +103,6 @@ def flat_metrics(results: dict, prefix: str = "") -> dict:
 
 # ---- scorers --------------------------------------------------------------------------------------------
 def rm_scorer(model, tokenizer, *, max_length: int = 512, add_sep_token: bool = False, batch_size: int = 8):
-    from .data import RewardCollator, RewardTokenizer, render_query  # noqa: PLC0415
-    from .train import score_items  # noqa: PLC0415
-
     rt = RewardTokenizer(tokenizer, max_length=max_length, add_sep_token=add_sep_token)
     collator = RewardCollator(tokenizer.pad_token_id)
 
@@ -117,9 +124,6 @@ def response_logps(model, tokenizer, recs: list[dict], *, max_length: int, max_p
     scored exactly as in training. A pair whose two responses are identical after truncation (tokenize_pairs
     drops it) gets the log-prob of that shared truncated response for both.
     """
-    from ..data import PairCollator, PreferencePair, tokenize_pairs  # noqa: PLC0415
-    from ..refcache import compute_logps  # noqa: PLC0415
-
     rows, slots, shared = [], [], 0
     tok_logger = logging.getLogger("prefopt.data.tokenization")
     level = tok_logger.level
@@ -165,18 +169,11 @@ def evaluate_model(model: str, data_dir: str | Path, *, ref: str | None = None, 
                    max_length: int = 512, max_prompt_length: int = 256, batch_size: int = 8,
                    out: str | Path | None = None, cell: str | None = None, template: str | None = None) -> dict:
     """Score `model` (a reward-model folder, or a policy) on RM-Bench; write the registry JSON to `out`."""
-    import torch  # noqa: PLC0415
-
-    from ..config import ModelArguments  # noqa: PLC0415
-    from ..manifest import build_manifest, write_json  # noqa: PLC0415
-    from .model import is_reward_model, load_reward_model, reward_settings  # noqa: PLC0415
 
     torch.manual_seed(0)
     records = load_rmbench(data_dir, limit)
     settings = {"data": str(data_dir), "limit": limit, "max_length": max_length, "batch_size": batch_size}
     if is_reward_model(model):
-        from ..models import load_tokenizer  # noqa: PLC0415
-
         if ref:
             raise InputError("--ref is for policies; a reward model is scored by its own head",
                              fix="drop REF / --ref")
@@ -187,8 +184,6 @@ def evaluate_model(model: str, data_dir: str | Path, *, ref: str | None = None, 
         per_kind = {"rm": score_records(records, scorer)}
         primary, kind = "rm", "reward-model"
     else:
-        from ..models import load_model, load_tokenizer  # noqa: PLC0415
-
         args = ModelArguments(model_name_or_path=str(model))
         tok = load_tokenizer(args)
         kw = {"max_length": max_length, "max_prompt_length": max_prompt_length, "batch_size": batch_size}

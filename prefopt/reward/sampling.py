@@ -5,7 +5,7 @@
     model, tok = load_policy("chavinlo/alpaca-native", template="hh")
 
 A query is kept twice: as hh-rlhf text (what APO's reward models read: query + response) and as prompt messages
-(what `prefopt.generate` renders with the policy's chat template). Query rows, detected per row:
+(what `prefopt.modeling.generate` renders with the policy's chat template). Query rows, detected per row:
 
 * APO's comparison files: {"text": ["query<sep>response", ...], "scores", "query_id"}: the part of text[0] before
   "<sep>" (APO's inference_llm.py, data_type comparison_pair);
@@ -24,11 +24,19 @@ SFT on the best samples and testing all see the text APO's tools/inference_llm.p
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from ..errors import InputError
-from ..evaluation.answers import load_policy  # noqa: F401 (re-exported: rjs and score_eval load through here)
-from ..evaluation.templates import HH_TEMPLATE  # noqa: F401 (re-exported)
+import torch
+
+from prefopt.config import ModelArguments
+from prefopt.core.errors import InputError
+from prefopt.data import read_source, to_pairs
+from prefopt.evaluation.answers import load_policy  # noqa: F401 (re-exported: rjs and score_eval load through here)
+from prefopt.evaluation.templates import HH_TEMPLATE  # noqa: F401 (re-exported)
+from prefopt.modeling.loading import load_tokenizer
+
 from .data import SEP_TEXT, render_query
+from .model import is_reward_model, load_reward_model, reward_settings
 
 _HH_PROMPT = re.compile(r"^\s*(\n\n)?(Human|System):.*Assistant:\s*$", re.S)
 QUERY_FIELDS_HELP = ("give each row a 'query' (hh-rlhf text '\\n\\nHuman: ...\\n\\nAssistant:' or plain text), a "
@@ -86,8 +94,6 @@ def _row_query(row: dict, where: str) -> tuple[str, list[dict]] | None:
 def load_queries(source: str, split: str = "test", *, limit: int | None = None, bad_rows: str = "error"
                  ) -> list[dict]:
     """Queries of a file, folder or hub dataset: [{"query_id", "query" (hh text), "prompt" (messages)}]."""
-    from ..data import read_source, to_pairs  # noqa: PLC0415
-
     rows, label = read_source(source, split)
     rows = rows[:limit] if limit else rows
     out, pair_rows = [], []
@@ -122,13 +128,7 @@ def load_queries(source: str, split: str = "test", *, limit: int | None = None, 
 
 def load_scorer(folder: str, device: str = "auto"):
     """(reward model, tokenizer, settings) of a scripts/run_rm.py output folder; a clear error when it is not one."""
-    from pathlib import Path  # noqa: PLC0415
 
-    import torch  # noqa: PLC0415
-
-    from ..config import ModelArguments  # noqa: PLC0415
-    from ..models import load_tokenizer  # noqa: PLC0415
-    from .model import is_reward_model, load_reward_model, reward_settings  # noqa: PLC0415
 
     folder = str(folder)
     if not is_reward_model(folder):

@@ -6,7 +6,7 @@ RM scores every answer as query + answer, and the run reports
     win_rate       with a baseline: % of queries where the policy's answer outscores the baseline's, ties half
     <metric>_se    standard error over the queries (the tolerance of `make verify`)
 
-The research notes (§C.8) quote no number; the registry's apo/llm-eval rows are placeholders. The baseline is the
+No published number is known for this benchmark; the registry's apo/llm-eval rows are placeholders. The baseline is the
 answers file of an earlier run (<run>/hh-test.answers.jsonl, e.g. of hh-base-rjs for hh-apo-rjs); its answers are
 scored again with this run's RM, so both sides are judged by the same model. Every answer of this run goes to
 <out>.answers.jsonl ({query_id, query, prompt, sample_0.., scores}), which a later run can use as its baseline.
@@ -19,11 +19,18 @@ import math
 import statistics
 from pathlib import Path
 
-from ..errors import InputError
-from ..evaluation.report import run_name
-from ..manifest import REPO_ROOT, build_manifest, write_json
+from prefopt.core.errors import InputError
+from prefopt.core.manifest import build_manifest, write_json
+from prefopt.core.paths import REPO_ROOT
+from prefopt.evaluation.report import run_name
+from prefopt.evaluation.settings import parse_generation
 
-# APO's evaluation files (data/apo/hh-split/, downloaded by hand: research notes §C.7), by benchmark id.
+from .converter import listing, sample_rows
+from .data import RewardCollator, RewardTokenizer
+from .sampling import load_policy, load_queries, load_scorer
+from .train import score_items
+
+# APO's evaluation files (data/apo/hh-split/, downloaded by hand from the APO repository's release links), by benchmark id.
 APO_EVAL_SETS = {"hh-test": "data/apo/hh-split/eval_data/hh_cleaned_origin.test.json",
                  "hh-llm-valid": "data/apo/hh-split/eval_data/hh_split_llm.valid.json"}
 
@@ -42,9 +49,6 @@ def _answer_keys(row: dict) -> list[str]:
 def score_answers(rm, tokenizer, settings: dict, rows: list[dict], *, max_length: int | None = None,
                   batch_size: int = 16) -> list[list[float]]:
     """RM scores of every answer (sample_k, empty ones included) of every row, as query + answer."""
-    from .data import RewardCollator, RewardTokenizer  # noqa: PLC0415
-    from .train import score_items  # noqa: PLC0415
-
     rt = RewardTokenizer(tokenizer, max_length=max_length or settings.get("max_length") or 512,
                          add_sep_token=settings.get("add_sep_token", False))
     items = [rt.item({"query": r["query"], "responses": [r[k] for k in _answer_keys(r)],
@@ -88,12 +92,8 @@ def evaluate_policy(model: str, rm: str, data: str = "hh-test", *, split: str = 
                     device: str = "auto") -> tuple[dict, Path]:
     """Generate, score, write results/reproduced/<run>/<benchmark>.json (+ .answers.jsonl); returns the payload
     and the file."""
-    from ..evaluation.settings import parse_generation  # noqa: PLC0415 (the one GENERATION parser)
-    from .converter import _listing, sample_rows  # noqa: PLC0415
-    from .sampling import load_policy, load_queries, load_scorer  # noqa: PLC0415
-
     source, bench = data_source(data)
-    bench = Path(out).stem if out else bench  # the file's name is its benchmark id (prefopt.results)
+    bench = Path(out).stem if out else bench  # the file's name is its benchmark id (prefopt.reproduce.results)
     settings = parse_generation(generation, seed=seed)
     out = Path(out) if out else REPO_ROOT / "results" / "reproduced" / run_name(model) / f"{bench}.json"
     base_rows = read_answers(baseline) if baseline else None       # fail early, before any model is loaded
@@ -103,7 +103,7 @@ def evaluate_policy(model: str, rm: str, data: str = "hh-test", *, split: str = 
         missing = [q["query_id"] for q in queries if q["query_id"] not in have]
         if missing:
             raise InputError(f"the baseline has no answer for {len(missing)} quer{'y' if len(missing) == 1 else 'ies'}:"
-                             f" {_listing(missing)}", where=str(baseline),
+                             f" {listing(missing)}", where=str(baseline),
                              fix="evaluate the baseline on the same DATA (and limit) first")
     policy, tok = load_policy(model, template, dtype, device)
     rows = sample_rows(policy, tok, {q["query_id"]: (q["query"], q["prompt"]) for q in queries},

@@ -1,0 +1,93 @@
+"""Every pairwise method's run (`scripts/run_po.py`): tokenized pairs, reference log-probs, PreferenceTrainer.
+
+The runner of every pairwise row of the method table (`prefopt.config.methods`); the trainer reads what the
+loss needs from its registry entry, so nothing here names a loss.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from datasets import Dataset
+
+from prefopt import data as pdata
+from prefopt.losses import get_loss
+from prefopt.modeling.loading import disable_dropout, load_model, local_folder, without_zero3_init
+from prefopt.modeling.refcache import ReferenceCache, compute_logps, weights_fingerprint
+from prefopt.training.callbacks import task_callbacks
+
+from .run import load_splits, resume_checkpoint, run_training
+from .trainer import PreferenceTrainer
+
+logger = logging.getLogger("prefopt")
+
+
+def tokenized_pairs_loader(data_args, tokenizer):
+    """load(source, split, limit) -> (tokenized pair rows, TokenizeReport), for `run.load_splits`."""
+
+    def load(source: str, split: str, limit: int | None):
+        pairs = pdata.load_pairs(source, split=split, bad_rows=data_args.bad_rows)
+        if limit:
+            pairs = pairs[:limit]
+        rows, report = pdata.tokenize_pairs(
+            pairs, tokenizer, max_length=data_args.max_length, max_prompt_length=data_args.max_prompt_length,
+            truncation_mode=data_args.truncation_mode, role_header_in_response=data_args.role_header_in_response,
+            progress=len(pairs) > 2000,
+        )
+        logger.info("%s[%s]: %s", source, split, report.summary())
+        return rows, report
+
+    return load
+
+
+def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, reference=None) -> list[dict]:
+    """Add ref_chosen_logps / ref_rejected_logps to each row, from the on-disk cache or computed once.
+
+    `reference` is an already loaded reference model (else it is loaded here and freed afterwards).
+    """
+    ref_name = model_args.reference_model_name_or_path or model_args.model_name_or_path
+    collator = pdata.PairCollator(pad_token_id=tokenizer.pad_token_id)
+
+    def compute():
+        if reference is not None:
+            model = reference
+        else:
+            with without_zero3_init():  # rank 0 alone runs it: no ZeRO-3 partitioning (prefopt.modeling.loading)
+                model = load_model(ref_name, model_args)
+        disable_dropout(model)
+        model.to(args.device)
+        return compute_logps(model, rows, collator, batch_size=args.per_device_eval_batch_size,
+                             chunk_size=args.logp_chunk_size)
+
+    if args.reference_cache == "off":
+        chosen, rejected = compute()
+    else:
+        settings = {"dtype": model_args.torch_dtype, "attn": model_args.attn_implementation,
+                    "chunk": args.logp_chunk_size, "dropout_disabled": True}
+        cache = ReferenceCache(weights_fingerprint(local_folder(ref_name, model_args.model_revision)), settings,
+                               args.reference_cache_dir)
+        chosen, rejected = cache.get_or_compute(rows, compute)
+    return [dict(r, ref_chosen_logps=float(c), ref_rejected_logps=float(j))
+            for r, c, j in zip(rows, chosen.tolist(), rejected.tolist(), strict=True)]
+
+
+def train_preference(model_args, data_args, args) -> dict:
+    """Train one pairwise method; returns the final metrics."""
+    spec = get_loss(args.loss)
+
+    def build(tokenizer, manifest):
+        train_rows, eval_rows, report = load_splits(data_args, tokenized_pairs_loader(data_args, tokenizer))
+        if spec.needs_reference:
+            with args.main_process_first(desc="reference log-probs"):  # rank 0 fills the cache, the others read it
+                train_rows = attach_reference_logps(train_rows, model_args, args, tokenizer)
+                if eval_rows is not None:
+                    eval_rows = attach_reference_logps(eval_rows, model_args, args, tokenizer)
+        trainer = PreferenceTrainer(
+            model=load_model(model_args.model_name_or_path, model_args), args=args, processing_class=tokenizer,
+            train_dataset=Dataset.from_list(train_rows),
+            eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+            callbacks=task_callbacks(args, tokenizer, resume_checkpoint(args)),
+        )
+        return trainer, report
+
+    return run_training("preference", model_args, data_args, args, build)
