@@ -30,14 +30,16 @@ CELLS := mistral-base-sft mistral-base-rrhf mistral-base-slic-hf mistral-base-dp
   llama3-base-amapo-no-zero-margin-correct llama3-instruct-sft llama3-instruct-rrhf llama3-instruct-slic-hf \
   llama3-instruct-dpo llama3-instruct-ipo llama3-instruct-cpo llama3-instruct-kto llama3-instruct-orpo \
   llama3-instruct-r-dpo llama3-instruct-simpo llama3-instruct-lmpo llama3-instruct-amapo \
-  llama3-instruct-dpo-random-half llama3-instruct-dpo-sams llama3-instruct-v0.2-sft llama3-instruct-v0.2-rrhf \
+  llama3-instruct-dpo-random-half llama3-instruct-dpo-sams llama3-instruct-selective-dpo \
+  llama3-instruct-selective-dpo-sams llama3-instruct-v0.2-sft llama3-instruct-v0.2-rrhf \
   llama3-instruct-v0.2-slic-hf llama3-instruct-v0.2-dpo llama3-instruct-v0.2-ipo llama3-instruct-v0.2-cpo \
   llama3-instruct-v0.2-kto llama3-instruct-v0.2-orpo llama3-instruct-v0.2-r-dpo llama3-instruct-v0.2-simpo \
   llama3-instruct-v0.2-dpo-random-half llama3-instruct-v0.2-dpo-sams gemma2-it-sft gemma2-it-dpo gemma2-it-simpo \
   gemma2-it-ipo gemma2-it-cpo gemma2-it-kto gemma2-it-orpo gemma2-it-r-dpo gemma2-it-dpo-random-half \
   gemma2-it-dpo-sams pythia-2.8b-hh-dpo pythia-2.8b-hh-dpo-sams pythia-2.8b-hh-kto pythia-2.8b-hh-kto-sams \
-  pythia-2.8b-shp-dpo pythia-2.8b-shp-dpo-sams pythia-2.8b-shp-kto pythia-2.8b-shp-kto-sams hh-base-rm hh-apo-rm \
-  hh-base-rjs hh-apo-rjs
+  pythia-2.8b-hh-dpo-sams-select25 pythia-2.8b-hh-dpo-sams-select75 pythia-2.8b-hh-dpo-sams-select100 \
+  pythia-2.8b-hh-dpo-sams-no-explore pythia-2.8b-shp-dpo pythia-2.8b-shp-dpo-sams pythia-2.8b-shp-kto \
+  pythia-2.8b-shp-kto-sams hh-base-rm hh-apo-rm hh-base-rjs hh-apo-rjs
 
 .PHONY: require-accelerate $(CELLS) $(addprefix eval-,$(CELLS))
 
@@ -351,28 +353,28 @@ eval-llama3-base-amapo:
 
 # llama3-base-amapo-no-znorm: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-znorm; tables: amapo/ablation
 llama3-base-amapo-no-znorm:
-	@echo "llama3-base-amapo-no-znorm: no training config yet (no issue plans it; needs AMaPO ablation switches in prefopt.losses); make list shows every cell's status" >&2; exit 1
+	@echo "llama3-base-amapo-no-znorm: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
 eval-llama3-base-amapo-no-znorm:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm) CELL=llama3-base-amapo-no-znorm OUT=$(call cell_out,llama3-base-amapo-no-znorm) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm) CELL=llama3-base-amapo-no-znorm OUT=$(call cell_out,llama3-base-amapo-no-znorm) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-exp-scaling: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-exp-scaling; tables: amapo/ablation
 llama3-base-amapo-no-exp-scaling:
-	@echo "llama3-base-amapo-no-exp-scaling: no training config yet (no issue plans it; needs AMaPO ablation switches in prefopt.losses); make list shows every cell's status" >&2; exit 1
+	@echo "llama3-base-amapo-no-exp-scaling: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
 eval-llama3-base-amapo-no-exp-scaling:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-exp-scaling) CELL=llama3-base-amapo-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-exp-scaling) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-exp-scaling) CELL=llama3-base-amapo-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-exp-scaling) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-znorm-no-exp-scaling: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-znorm-no-exp-scaling; tables: amapo/ablation
 llama3-base-amapo-no-znorm-no-exp-scaling:
-	@echo "llama3-base-amapo-no-znorm-no-exp-scaling: no training config yet (no issue plans it; needs AMaPO ablation switches in prefopt.losses); make list shows every cell's status" >&2; exit 1
+	@echo "llama3-base-amapo-no-znorm-no-exp-scaling: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
 eval-llama3-base-amapo-no-znorm-no-exp-scaling:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm-no-exp-scaling) CELL=llama3-base-amapo-no-znorm-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-znorm-no-exp-scaling) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm-no-exp-scaling) CELL=llama3-base-amapo-no-znorm-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-znorm-no-exp-scaling) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-zero-margin-correct: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-zero-margin-correct; tables: amapo/ablation
 llama3-base-amapo-no-zero-margin-correct:
-	@echo "llama3-base-amapo-no-zero-margin-correct: no training config yet (no issue plans it; needs AMaPO ablation switches in prefopt.losses); make list shows every cell's status" >&2; exit 1
+	@echo "llama3-base-amapo-no-zero-margin-correct: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
 eval-llama3-base-amapo-no-zero-margin-correct:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-zero-margin-correct) CELL=llama3-base-amapo-no-zero-margin-correct OUT=$(call cell_out,llama3-base-amapo-no-zero-margin-correct) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-zero-margin-correct) CELL=llama3-base-amapo-no-zero-margin-correct OUT=$(call cell_out,llama3-base-amapo-no-zero-margin-correct) TEMPLATE=llama3 GENERATION=fastchat-default
@@ -484,6 +486,20 @@ llama3-instruct-dpo-sams: | require-accelerate
 eval-llama3-instruct-dpo-sams:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct/dpo-sams) CELL=llama3-instruct-dpo-sams OUT=$(call cell_out,llama3-instruct-dpo-sams) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/dpo-sams) CELL=llama3-instruct-dpo-sams OUT=$(call cell_out,llama3-instruct-dpo-sams) TEMPLATE=llama3 GENERATION=fastchat-default
+
+# llama3-instruct-selective-dpo: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback (PairRM) x selective-dpo; tables: sams/table3
+llama3-instruct-selective-dpo:
+	@echo "llama3-instruct-selective-dpo: no training config yet (issue 17 (item 7): needs a Selective DPO data-selection step (rank pairs by held-out DPO loss of reference runs, keep the easiest 50%, train easy-to-hard)); make list shows every cell's status" >&2; exit 1
+eval-llama3-instruct-selective-dpo:
+	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo) CELL=llama3-instruct-selective-dpo OUT=$(call cell_out,llama3-instruct-selective-dpo) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
+	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo) CELL=llama3-instruct-selective-dpo OUT=$(call cell_out,llama3-instruct-selective-dpo) TEMPLATE=llama3 GENERATION=fastchat-default
+
+# llama3-instruct-selective-dpo-sams: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback (PairRM) x selective-dpo-sams; tables: sams/table3
+llama3-instruct-selective-dpo-sams:
+	@echo "llama3-instruct-selective-dpo-sams: no training config yet (issue 17 (item 7): Selective DPO's selected data plus the SamS scheduler with 75% selection); make list shows every cell's status" >&2; exit 1
+eval-llama3-instruct-selective-dpo-sams:
+	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo-sams) CELL=llama3-instruct-selective-dpo-sams OUT=$(call cell_out,llama3-instruct-selective-dpo-sams) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
+	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo-sams) CELL=llama3-instruct-selective-dpo-sams OUT=$(call cell_out,llama3-instruct-selective-dpo-sams) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-instruct-v0.2-sft: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback-armorm (ArmoRM) x sft; tables: sams/table1; released: meta-llama/Meta-Llama-3-8B-Instruct
 llama3-instruct-v0.2-sft:
@@ -652,7 +668,7 @@ pythia-2.8b-hh-dpo: | require-accelerate
 eval-pythia-2.8b-hh-dpo:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo) CELL=pythia-2.8b-hh-dpo OUT=$(call cell_out,pythia-2.8b-hh-dpo) DATA=hh
 
-# pythia-2.8b-hh-dpo-sams: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams; tables: sams/table2
+# pythia-2.8b-hh-dpo-sams: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams; tables: sams/table2 sams/ablation
 pythia-2.8b-hh-dpo-sams: | require-accelerate
 	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams:
@@ -669,6 +685,30 @@ pythia-2.8b-hh-kto-sams: | require-accelerate
 	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/kto-sams.yaml $(ARGS)
 eval-pythia-2.8b-hh-kto-sams:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/kto-sams) CELL=pythia-2.8b-hh-kto-sams OUT=$(call cell_out,pythia-2.8b-hh-kto-sams) DATA=hh
+
+# pythia-2.8b-hh-dpo-sams-select25: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-select25; tables: sams/ablation
+pythia-2.8b-hh-dpo-sams-select25:
+	@echo "pythia-2.8b-hh-dpo-sams-select25: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with select_ratio 0.25); make list shows every cell's status" >&2; exit 1
+eval-pythia-2.8b-hh-dpo-sams-select25:
+	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-select25) CELL=pythia-2.8b-hh-dpo-sams-select25 OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-select25) DATA=hh
+
+# pythia-2.8b-hh-dpo-sams-select75: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-select75; tables: sams/ablation
+pythia-2.8b-hh-dpo-sams-select75:
+	@echo "pythia-2.8b-hh-dpo-sams-select75: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with select_ratio 0.75); make list shows every cell's status" >&2; exit 1
+eval-pythia-2.8b-hh-dpo-sams-select75:
+	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-select75) CELL=pythia-2.8b-hh-dpo-sams-select75 OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-select75) DATA=hh
+
+# pythia-2.8b-hh-dpo-sams-select100: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-select100; tables: sams/ablation
+pythia-2.8b-hh-dpo-sams-select100:
+	@echo "pythia-2.8b-hh-dpo-sams-select100: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with select_ratio 1.0); make list shows every cell's status" >&2; exit 1
+eval-pythia-2.8b-hh-dpo-sams-select100:
+	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-select100) CELL=pythia-2.8b-hh-dpo-sams-select100 OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-select100) DATA=hh
+
+# pythia-2.8b-hh-dpo-sams-no-explore: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-no-explore; tables: sams/ablation
+pythia-2.8b-hh-dpo-sams-no-explore:
+	@echo "pythia-2.8b-hh-dpo-sams-no-explore: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with explore_weight 0 (scores from f_S alone)); make list shows every cell's status" >&2; exit 1
+eval-pythia-2.8b-hh-dpo-sams-no-explore:
+	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-no-explore) CELL=pythia-2.8b-hh-dpo-sams-no-explore OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-no-explore) DATA=hh
 
 # pythia-2.8b-shp-dpo: Pythia-2.8B (SFT on the preferred responses first) on Stanford SHP (SamS Table 2) x dpo; tables: sams/table2
 pythia-2.8b-shp-dpo: | require-accelerate
@@ -760,10 +800,10 @@ pending_eval-lmeval := benchmark open-llm-leaderboard is not implemented yet (is
 pending_eval-mtbench := benchmark mt-bench is not implemented yet (issue 5): no make target eval-mtbench
 pending_eval-pref-accuracy := benchmarks hh, shp are not implemented yet (issue 6): no make target eval-pref-accuracy
 pending_eval-rm := benchmarks hh-test, hh-llm-valid are not implemented yet (issue 7): no make target eval-rm
-pending_eval-rm-robustness := benchmark rm-robustness is not implemented yet (no issue plans it): no make target eval-rm-robustness
+pending_eval-rm-robustness := benchmark rm-robustness is not implemented yet (issue 17 (item 13); protocol partly unknown: how AMaPO paired the 4 responses of the OOD sets is not published (docs/fidelity_research.md)): no make target eval-rm-robustness
 pending_eval-rm-score := benchmark hh-test is not implemented yet (issue 7): no make target eval-rm-score
 pending_eval-rmbench := benchmark rm-bench is not implemented yet (issue 7): no make target eval-rmbench
-pending_eval-zeroeval := benchmarks gsm8k, mmlu are not implemented yet (no issue plans it; issue 5 covers lm-eval, not ZeroEval): no make target eval-zeroeval
+pending_eval-zeroeval := benchmarks gsm8k, mmlu are not implemented yet (issue 17): no make target eval-zeroeval
 
 eval-%:
 	@echo "$(or $(pending_$@),no rule for $@: make list shows the cells)" >&2; exit 1

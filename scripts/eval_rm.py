@@ -6,8 +6,9 @@
 
 --data: `hh-test` / `hh-llm-valid` (APO's eval sets, expected under data/apo/hh-split/eval_data/), or any file or
 folder prefopt.reward.data reads. Writes results/reproduced/<run>/<data>.json in the registry format of
-prefopt/results.py (accuracy and ECE in %, avg_score; ACE/MCE too), the manifest inside. --out FILE, --cell ID,
---split (default test), --max_length (default: the model's training max_length), --limit N, --batch_size.
+prefopt/results.py (accuracy in %; ECE, ACE and MCE as fractions, the unit APO prints; avg_score), the manifest
+inside. --out FILE, --cell ID, --split (default test), --max_length (default: the model's training max_length),
+--limit N, --batch_size.
 """
 
 import argparse
@@ -48,13 +49,13 @@ def run(argv):
     items, dropped = load_items(source, a.split, bad_rows="drop", limit=a.limit)
     m = evaluate_sets(load_reward_model(a.model), {"x": [rt.item(it) for it in items]}, RewardCollator(tok.pad_token_id),
                       a.batch_size, [10])
-    metrics = {"accuracy": 100 * m["eval_x_accuracy"], "ece": 100 * m["eval_x_ECE10"], "ace": 100 * m["eval_x_ACE10"],
-               "mce": 100 * m["eval_x_MCE10"], "avg_score": m["eval_x_avg_score"]}
+    metrics = {"accuracy": 100 * m["eval_x_accuracy"], "ece": m["eval_x_ECE10"], "ace": m["eval_x_ACE10"],
+               "mce": m["eval_x_MCE10"], "avg_score": m["eval_x_avg_score"]}
     out = Path(a.out) if a.out else ROOT / "results" / "reproduced" / run_name(a.model) / f"{name}.json"
     write_json(out, {"cell": a.cell, "benchmark": name, "metrics": metrics, "pairs": m["eval_x_pairs"],
                      "manifest": build_manifest("rm-eval", config=vars(a), model=a.model, data=source, dropped=dropped,
                                                 max_length=max_length, truncated=rt.stats)})
-    print(f"wrote {out}: " + ", ".join(f"{k} {v:.2f}" for k, v in metrics.items()))
+    print(f"wrote {out}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def test_list_shows_every_cell_with_its_status(registry):
     for cid in registry.cells:
         assert re.search(rf"^{re.escape(cid)}\s", text, re.M), cid
     line = next(x for x in text.splitlines() if x.startswith("llama3-base-amapo-no-znorm "))
-    assert "config pending (no issue)" in line
+    assert "config pending (issue 17)" in line
     line = next(x for x in text.splitlines() if x.startswith("llama3-instruct-simpo "))
     assert "config ready" in line
 
@@ -239,7 +239,7 @@ def test_make_dry_run_overrides():
 
 
 @pytest.mark.parametrize("cell, message", [
-    ("llama3-base-amapo-no-znorm", "no training config yet (no issue plans it"),   # AMaPO ablation rows
+    ("llama3-base-amapo-no-znorm", "no training config yet (issue 17 (item 12)"),   # AMaPO ablation rows
     ("mistral-instruct-sft", "this table row is mistralai/Mistral-7B-Instruct-v0.2 itself"),
 ])
 def test_make_dry_run_cells_without_a_launch(cell, message):
@@ -285,3 +285,15 @@ def test_readme_cells_table_is_up_to_date(registry):
     readme = (REPO / "README.md").read_text()
     assert "## Reproducing a table" in readme
     assert markdown_cells(registry) in readme, "README's cells table is stale: paste python -m prefopt.reproduce.cells table"
+
+
+def test_list_says_where_a_benchmark_protocol_is_unknown(registry):
+    """The benchmark entry points issue 17 adds: make list names the issue, and for rm-robustness says which part
+    of the protocol could not be found."""
+    text = list_cells(registry, [], defined_make_targets())
+    foot = text.split("Benchmark entry points not implemented yet:")[1]
+    robustness = next(x for x in foot.splitlines() if x.strip().startswith("eval-rm-robustness"))
+    assert "issue 17" in robustness and "protocol partly unknown" in robustness
+    assert "eval-zeroeval (gsm8k, mmlu: issue 17)" in foot
+    line = next(x for x in text.splitlines() if x.startswith("llama3-instruct-selective-dpo "))
+    assert "config pending (issue 17)" in line

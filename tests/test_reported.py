@@ -102,8 +102,63 @@ def test_paper_specific_provenance(rows):
         by_paper.setdefault(r.paper, []).append(r)
     assert set(by_paper) == {"simpo", "lmpo", "amapo", "sams", "apo"}
     assert all(r.source.startswith("secondary") for r in by_paper["amapo"])
-    assert all(r.source == NOT_YET_TRANSCRIBED and r.value is None for r in by_paper["lmpo"] + by_paper["apo"])
     assert all(r.value is not None for r in by_paper["sams"])
+    # LMPO: only the two Arena-Hard bars of the repository's figure, with their reading error in the tolerance.
+    lmpo = {(r.setting, r.benchmark): r for r in by_paper["lmpo"] if r.value is not None}
+    assert {k: (r.value, r.tolerance) for k, r in lmpo.items()} == {
+        ("mistral-instruct", "arena-hard"): (23.4, 2.5), ("llama3-instruct", "arena-hard"): (34.2, 2.5)}
+    assert all(r.source.startswith("read-from-figure:") and r.source_class == "primary" and "0.5" in r.tolerance_source
+               for r in lmpo.values())
+    # APO: HH-Test accuracy (%) and ECE (a fraction, as printed) of both RMs, from a secondary note.
+    apo = {(r.method, r.metric): r.value for r in by_paper["apo"] if r.value is not None}
+    assert apo == {("rm-base", "accuracy"): 63.04, ("rm-base", "ece"): 0.019, ("rm-apo", "accuracy"): 66.73,
+                   ("rm-apo", "ece"): 0.033}
+    assert all(r.source_class == "secondary" for r in by_paper["apo"] if r.value is not None)
+    empty = [r for r in by_paper["lmpo"] + by_paper["apo"] if r.value is None]
+    assert all(r.source == NOT_YET_TRANSCRIBED for r in empty) and len(empty) == 10 + 7
+
+
+def test_sams_table3_and_ablation(by_key):
+    """SamS Table 3, first Llama-3-Instruct setting, and the Pythia HH ablation (research notes B.8)."""
+    for method, values in {"selective-dpo": (41.7, 40.9, 7.0), "selective-dpo-sams": (46.5, 44.0, 7.2)}.items():
+        got = tuple(by_key[("sams", "table3", "llama3-instruct", method, bench, metric)].value
+                    for bench, metric in [("alpacaeval2", "lc_win_rate"), ("alpacaeval2", "win_rate"),
+                                          ("mt-bench", "score_gpt4_turbo")])
+        assert got == values, method
+    ablation = {m: by_key[("sams", "ablation", "pythia-2.8b-hh", m, "hh", "accuracy")] for m in
+                ("dpo-sams-select25", "dpo-sams", "dpo-sams-select75", "dpo-sams-select100", "dpo-sams-no-explore")}
+    assert [r.value for r in ablation.values()] == [63, 67, 68, 64, 65]
+    assert all(r.tolerance == 1.5 for r in ablation.values())   # whole percents: default 1.0 + 0.5
+
+
+def test_amapo_ablation_mt_bench_is_judged_by_gpt4_turbo(rows):
+    """AMaPO's eval README: MT-Bench is the GPT-4 Turbo score (average of two runs)."""
+    mt = [r for r in rows if r.paper == "amapo" and r.benchmark == "mt-bench"]
+    assert len(mt) == 8 and {r.metric for r in mt} == {"score_gpt4_turbo"}
+
+
+@pytest.mark.parametrize("tolerance, why, value, message", [
+    ("2.5", "", "23.4", "without tolerance_source"),
+    ("", "figure reading", "23.4", "given without a tolerance"),
+    ("abc", "figure reading", "23.4", "is not a number"),
+    ("-1", "figure reading", "23.4", "must be a positive number"),
+    ("2.5", "figure reading", "", "not transcribed"),
+])
+def test_bad_tolerance_columns_name_the_line(tmp_path, tolerance, why, value, message):
+    source = "read-from-figure:x" if value else NOT_YET_TRANSCRIBED
+    (tmp_path / "x.csv").write_text(",".join(COLUMNS) + "\n"
+                                    f"lmpo,main,llama3-instruct,lmpo,arena-hard,win_rate,{value},{source},{tolerance},{why}\n")
+    with pytest.raises(InputError, match=message) as e:
+        load_reported(tmp_path)
+    assert "x.csv:2" in str(e.value)
+
+
+def test_ece_is_stored_as_the_fraction_apo_prints(tmp_path):
+    """ECE 1.9 (a percentage) is out of range: the unit is APO's fraction."""
+    (tmp_path / "x.csv").write_text(",".join(COLUMNS) + "\n"
+                                    "apo,rm-eval,llama-7b-hh-rm,rm-base,hh-test,ece,1.9,secondary:x,,\n")
+    with pytest.raises(InputError, match="out of range"):
+        load_reported(tmp_path)
 
 
 def test_sams_table1_shape(by_key):
@@ -273,7 +328,7 @@ def test_sams_baselines_match_simpo_readme_except_known(rows, by_key):
 # ----------------------------------------------------------------------------------- loader errors
 
 HEADER = ",".join(COLUMNS) + "\n"
-GOOD = "simpo,readme-v0.1,llama3-instruct,simpo,alpacaeval2,lc_win_rate,44.7,simpo-readme@1b3e8f3\n"
+GOOD = "simpo,readme-v0.1,llama3-instruct,simpo,alpacaeval2,lc_win_rate,44.7,simpo-readme@1b3e8f3,,\n"
 
 
 def _write(tmp_path, body, name="x.csv", header=HEADER):
@@ -296,7 +351,7 @@ def test_loader_reads_good_file(tmp_path):
     (GOOD.replace("lc_win_rate", "lc_winrate"), "unknown metric"),
     (GOOD.replace("alpacaeval2", "alpaca_eval"), "unknown benchmark"),
     (GOOD.replace("llama3-instruct", "Llama3-Instruct"), "lower-case id"),
-    (GOOD.replace(",44.7,", ",44.7,extra,"), "9 fields"),
+    (GOOD.replace(",44.7,", ",44.7,extra,"), "11 fields"),
     (GOOD.replace("lc_win_rate,44.7", "length,0"), "out of range > 0"),
     (GOOD.replace("alpacaeval2,lc_win_rate,44.7", "mt-bench,score_gpt4,10.5"), "out of range"),
 ])

@@ -62,10 +62,11 @@ def test_synthetic_within_outside_missing(synthetic, tmp_path, registry):
     assert md.startswith("# Reproduced vs reported")
     assert "![reproduced vs reported](report.png)" in md
     assert ("| llama3-instruct-simpo | llama3-instruct-simpo | alpacaeval2 | lc_win_rate | 44.7 (simpo/readme-v0.1) "
-            "| 44.2 | -0.50 | 0.88 (SE simpo/alpaca-eval-leaderboard) | within | 44.7 amapo/main; "
+            "| primary | 44.2 | -0.50 | 0.88 (SE simpo/alpaca-eval-leaderboard) | within | 44.7 amapo/main; "
             "44.65 simpo/alpaca-eval-leaderboard |") in md
-    assert "| mistral-base-simpo | mistral-base-simpo | alpacaeval2 | lc_win_rate | 21.4 (simpo/readme-v0.1) | 18 " \
-           "| -3.40 | 1 (default) | OUTSIDE |" in md
+    assert "| mistral-base-simpo | mistral-base-simpo | alpacaeval2 | lc_win_rate | 21.4 (simpo/readme-v0.1) | primary " \
+           "| 18 | -3.40 | 1 (default) | OUTSIDE |" in md
+    assert "No compared number rests on a secondary source." in md
     assert "| gemma2-it-simpo | config ready | alpacaeval2, arena-hard, gsm8k, mmlu |" in md
     assert "| llama3-instruct-simpo | arena-hard, mt-bench |" in md             # reproduced, not every benchmark
     assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 10_000
@@ -141,3 +142,39 @@ def test_verify_on_the_repository(tmp_path, registry):
     assert all(cid in missing for cid in not_done)
     assert "demo" in text.split("Not paper cells (ignored):")[1]
     assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_source_class_and_the_rows_own_tolerance(tmp_path, registry):
+    """Issue 17: each comparison shows whether its reference is primary or SECONDARY; a reported row's own
+    tolerance (an LMPO bar read from a figure) beats the benchmark default; APO's ECE tolerance can fail."""
+    root = tmp_path / "r"
+    # AMaPO's numbers come from a third-party note: Llama3-Base AMaPO LC 26.4 (amapo/main, secondary).
+    _write(root, "llama3-base-amapo", "alpacaeval2", {"lc_win_rate": 26.0})
+    # LMPO Mistral-Instruct Arena-Hard 23.4 read from lmpo.png: tolerance 2.5 (default 2.0 + 0.5 reading).
+    _write(root, "mistral-instruct-lmpo", "arena-hard", {"win_rate": 21.2})
+    _write(root, "llama3-instruct-lmpo", "arena-hard", {"win_rate": 31.6})
+    # APO base RM: HH-Test ECE 0.019 (a fraction, secondary), tolerance 0.01.
+    _write(root, "hh-base-rm", "hh-test", {"accuracy": 63.5, "ece": 0.027})
+    _write(root, "hh-apo-rm", "hh-test", {"accuracy": 66.0, "ece": 0.047})
+    code, text = run(root, tmp_path / "report.md", None, registry=registry)
+    v = compare(registry, load_reproduced(root, set(registry.cells)))
+    by = {(c.cell.id, c.metric): c for c in v.compared}
+
+    c = by[("llama3-base-amapo", "lc_win_rate")]
+    assert c.reference.table == "main" and c.reference.source_class == "secondary" and c.status == WITHIN
+    c = by[("mistral-instruct-lmpo", "win_rate")]
+    assert (c.tolerance, c.status) == (2.5, WITHIN)                     # -2.2: inside 2.5 (outside the default 2.0)
+    assert c.tolerance_source.startswith("lmpo/main: arena-hard default 2.0 + 0.5 figure reading")
+    assert by[("llama3-instruct-lmpo", "win_rate")].status == OUTSIDE    # -2.6: outside 2.5
+    assert by[("hh-base-rm", "ece")].status == WITHIN                   # +0.008 <= 0.01
+    c = by[("hh-apo-rm", "ece")]
+    assert (c.tolerance, c.status) == (0.01, OUTSIDE)                   # +0.014: the ECE tolerance can fail
+    assert code == 1
+
+    md = (tmp_path / "report.md").read_text()
+    assert "| hh-apo-rm | hh-apo-rm | hh-test | ece | 0.033 (apo/rm-eval) | SECONDARY " \
+           "(secondary:issue-17-note-on-acl2024) | 0.047 | +0.014 | 0.01 (default) | OUTSIDE |" in md
+    assert "| mistral-instruct-lmpo | mistral-instruct-lmpo | arena-hard | win_rate | 23.4 (lmpo/main) | primary |" in md
+    assert ("5 of the 7 compared numbers rest on a SECONDARY source (not the authors' paper, README or repository): "
+            "llama3-base-amapo alpacaeval2/lc_win_rate, hh-base-rm hh-test/accuracy") in md
+    assert "rest on a SECONDARY source" in text

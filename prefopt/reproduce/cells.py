@@ -48,9 +48,11 @@ _ONPOLICY_KEYS = {"generator", "prompts", "seeds", "sampling", "reward_model", "
 
 
 def issue_text(issue: str, short: bool = False) -> str:
-    """"5" -> "issue 5"; free text (e.g. "no issue plans it; ...") as it is, or "no issue" when `short`."""
-    if issue.isdigit():
-        return f"issue {issue}"
+    """"5" -> "issue 5"; "17 (item 7): why" -> "issue 17 (item 7): why", or "issue 17" when `short`; other free
+    text (e.g. "no issue plans it; ...") as it is, or "no issue" when `short`."""
+    number = re.match(r"\d+\b", issue)
+    if number:
+        return f"issue {number.group()}" if short else f"issue {issue}"
     return "no issue" if short else issue
 
 

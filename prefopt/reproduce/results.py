@@ -1,8 +1,10 @@
 """The numbers of the paper-table registry: reported (results/reported/*.csv) and reproduced (results/reproduced/).
 
 Each reported CSV row is one number a paper (or its repository, or a leaderboard) reports, with the columns
-`paper, table, setting, method, benchmark, metric, value, source` (see results/reported/README.md for the
-vocabulary). `load_reported()` reads and validates every CSV of the directory; any bad row raises `InputError`
+`paper, table, setting, method, benchmark, metric, value, source, tolerance, tolerance_source` (see
+results/reported/README.md for the vocabulary). A source starting with `secondary` marks a number that does not come
+from the authors' paper, README or repository; `tolerance` (optional, with `tolerance_source` saying why) is the
+number's own comparison tolerance, e.g. for a value read from a figure. `load_reported()` reads and validates every CSV of the directory; any bad row raises `InputError`
 naming the file and line.
 
 A reproduced result is one JSON file per model and benchmark, `results/reproduced/<run>/<benchmark>.json`, where
@@ -33,7 +35,9 @@ from prefopt.core.paths import REPO_ROOT
 
 REPORTED_DIR = REPO_ROOT / "results" / "reported"
 
-COLUMNS = ("paper", "table", "setting", "method", "benchmark", "metric", "value", "source")
+COLUMNS = ("paper", "table", "setting", "method", "benchmark", "metric", "value", "source", "tolerance",
+           "tolerance_source")
+OPTIONAL_COLUMNS = frozenset({"value", "tolerance", "tolerance_source"})  # may be empty (value: see the parser)
 KEY_COLUMNS = COLUMNS[:6]
 NOT_YET_TRANSCRIBED = "not-yet-transcribed"
 
@@ -58,7 +62,7 @@ METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
     "accuracy_hard": (0.0, 100.0),
     "response_ood_accuracy": (0.0, 100.0),
     "mutual_ood_accuracy": (0.0, 100.0),
-    "ece": (0.0, 100.0),
+    "ece": (0.0, 1.0),                    # expected calibration error as APO prints it: a fraction
     "avg_rank": (1.0, None),
     "avg_score": (None, None),            # mean reward-model logit
 }
@@ -71,6 +75,7 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 class ReportedRow:
     """One reported number. `value` is None only for `source == "not-yet-transcribed"`.
 
+    `tolerance` (None: `make verify`'s rules apply) is this number's own comparison tolerance, `tolerance_source` why.
     `where` ("file:line") is for messages only; it takes no part in equality.
     """
 
@@ -82,6 +87,8 @@ class ReportedRow:
     metric: str
     value: float | None
     source: str
+    tolerance: float | None = None
+    tolerance_source: str = ""
     where: str = field(default="", compare=False, repr=False)
 
     @property
@@ -98,6 +105,11 @@ class ReportedRow:
     @property
     def secondary(self) -> bool:
         return self.source.startswith("secondary")
+
+    @property
+    def source_class(self) -> str:
+        """primary: the authors' paper, README or repository (or an official leaderboard); secondary: anything else."""
+        return "secondary" if self.secondary else "primary"
 
 
 _DOCS = "results/reported/README.md"
@@ -120,7 +132,7 @@ def _parse_row(rec: dict[str, str], where: str) -> ReportedRow:
         if v != v.strip():
             raise InputError(f"column {col!r} has leading/trailing whitespace: {v!r}", where=where,
                              fix="remove the spaces")
-        if col != "value" and not v:
+        if col not in OPTIONAL_COLUMNS and not v:
             raise InputError(f"column {col!r} is empty", where=where,
                              fix=f"every row needs a {col}; see {_DOCS}")
     for col in ("paper", "table", "setting", "method", "benchmark", "metric"):
@@ -158,8 +170,32 @@ def _parse_row(rec: dict[str, str], where: str) -> ReportedRow:
         if problem:
             raise InputError(f"value {text} {problem}", where=where,
                              fix=f"check the transcription and the metric's unit in {_DOCS}")
+    tolerance = _parse_tolerance(rec, value, where)
     return ReportedRow(rec["paper"], rec["table"], rec["setting"], rec["method"], rec["benchmark"], metric,
-                       value, source, where=where)
+                       value, source, tolerance, rec["tolerance_source"], where=where)
+
+
+def _parse_tolerance(rec: dict[str, str], value: float | None, where: str) -> float | None:
+    text, why = rec["tolerance"], rec["tolerance_source"]
+    if not text:
+        if why:
+            raise InputError(f"tolerance_source {why!r} given without a tolerance", where=where,
+                             fix="fill in the tolerance, or leave both columns empty")
+        return None
+    try:
+        tol = float(text)
+    except ValueError:
+        raise InputError(f"tolerance {text!r} is not a number", where=where,
+                         fix="write the tolerance in the metric's unit (e.g. 2.5)") from None
+    if not math.isfinite(tol) or tol <= 0:
+        raise InputError(f"tolerance {text!r} must be a positive number", where=where)
+    if value is None:
+        raise InputError("tolerance given for a number that is not transcribed", where=where,
+                         fix="transcribe the value, or leave the tolerance empty")
+    if not why:
+        raise InputError("tolerance given without tolerance_source", where=where,
+                         fix="say where the tolerance comes from (e.g. 'figure reading +-0.5 + default 2.0')")
+    return tol
 
 
 def load_reported_file(path: str | Path) -> list[ReportedRow]:

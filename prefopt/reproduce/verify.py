@@ -6,9 +6,14 @@ value (the first table of `reference_tables` in results/cells.yaml that has a nu
 beside it), the reproduced value, delta = reproduced - reported, the tolerance, and whether |delta| <= tolerance.
 
 Tolerance, the first that exists:
-  1. the reported standard error of the metric (a `<metric>_se` row, e.g. the AlpacaEval leaderboard's);
-  2. the standard error the run itself reports (`<metric>_se` in its metrics);
-  3. the benchmark's default in results/cells.yaml (points of the metric, or a % of the reported value).
+  1. the reference row's own `tolerance` (results/reported/*.csv, with its `tolerance_source`, e.g. a value read
+     from a figure);
+  2. the reported standard error of the metric (a `<metric>_se` row, e.g. the AlpacaEval leaderboard's);
+  3. the standard error the run itself reports (`<metric>_se` in its metrics);
+  4. the benchmark's default in results/cells.yaml (points of the metric, or a % of the reported value).
+Each comparison also shows the reference's source class: primary (the authors' paper, README or repository, or
+an official leaderboard) or secondary (a third-party note), so the comparisons that rest on secondary numbers
+stand out.
 
 Cells without reproduced results are listed as such, and so are reproduced cells missing some of their
 benchmarks and folders of results/reproduced/ that are not paper cells (the demo, the mini-table, evaluations
@@ -141,8 +146,11 @@ class Verification:
         return 1 if strict and (self.not_reproduced or self.partial) else 0
 
 
-def _tolerance(registry: Registry, cell: Cell, result: ReproducedResult, metric: str, reported: float
+def _tolerance(registry: Registry, cell: Cell, result: ReproducedResult, metric: str, ref: ReportedRow
                ) -> tuple[float, str]:
+    if ref.tolerance is not None:
+        return ref.tolerance, f"{ref.paper}/{ref.table}: {ref.tolerance_source}"
+    reported = ref.value
     se = f"{metric}_se"
     for r in registry.rows_of(cell):
         if r.benchmark == result.benchmark and r.metric == se and r.value is not None:
@@ -170,7 +178,7 @@ def compare(registry: Registry, results: list[ReproducedResult]) -> Verification
         for metric in [*by_metric, *extra]:
             c = Comparison(cell, res, metric, tuple(by_metric.get(metric, ())))
             if c.reference is not None and c.reproduced is not None:
-                tol, src = _tolerance(registry, cell, res, metric, c.reference.value)
+                tol, src = _tolerance(registry, cell, res, metric, c.reference)
                 c = Comparison(cell, res, metric, c.rows, tol, src)
             comparisons.append(c)
     return Verification(registry, results, comparisons)
@@ -181,7 +189,8 @@ def compare(registry: Registry, results: list[ReproducedResult]) -> Verification
 def _num(x: float | None, signed: bool = False) -> str:
     if x is None:
         return "-"
-    text = f"{x:+.2f}" if signed else f"{x:.2f}"
+    digits = 2 if x == 0 or abs(x) >= 0.1 else 3  # small metrics (ECE as a fraction) keep a third decimal
+    text = f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
     return text.rstrip("0").rstrip(".") if "." in text and not signed else text
 
 
@@ -190,12 +199,23 @@ def _row(c: Comparison) -> list[str]:
     reported = f"{_num(ref.value)} ({ref.paper}/{ref.table})" if ref else c.status if c.rows else "-"
     others = "; ".join(f"{_num(r.value)} {r.paper}/{r.table}" for r in c.rows if r.value is not None and r is not ref)
     tol = f"{_num(c.tolerance)} ({c.tolerance_source})" if c.tolerance is not None else "-"
-    return [c.cell.id, c.run_label, c.result.benchmark, c.metric, reported, _num(c.reproduced),
+    source = (f"SECONDARY ({ref.source})" if ref.secondary else "primary") if ref else "-"
+    return [c.cell.id, c.run_label, c.result.benchmark, c.metric, reported, source, _num(c.reproduced),
             _num(c.delta, signed=True), tol, c.status, others or "-"]
 
 
-HEADERS = ("cell", "run", "benchmark", "metric", "reported (reference)", "reproduced", "delta", "tolerance",
-           "verdict", "also reported")
+HEADERS = ("cell", "run", "benchmark", "metric", "reported (reference)", "source", "reproduced", "delta",
+           "tolerance", "verdict", "also reported")
+
+
+def secondary_note(v: Verification) -> str:
+    """How many compared numbers rest on a secondary source, and which."""
+    sec = [c for c in v.compared if c.reference.secondary]
+    if not sec:
+        return "No compared number rests on a secondary source."
+    return (f"{len(sec)} of the {len(v.compared)} compared numbers {'rests' if len(sec) == 1 else 'rest'} on a "
+            f"SECONDARY source (not the authors' "
+            f"paper, README or repository): " + ", ".join(f"{c.cell.id} {c.result.benchmark}/{c.metric}" for c in sec))
 
 
 def summary(v: Verification) -> str:
@@ -213,7 +233,7 @@ def _missing_groups(v: Verification) -> dict[str, list[Cell]]:
 
 
 def text_report(v: Verification, reproduced_dir: Path) -> str:
-    lines = [summary(v), ""]
+    lines = [summary(v), secondary_note(v), ""]
     if v.comparisons:
         lines += [text_table(HEADERS[:-1], [r[:-1] for r in map(_row, v.comparisons)]), ""]
     lines.append(f"Not reproduced yet ({len(v.not_reproduced)} cells), by training status:")
@@ -231,9 +251,12 @@ def text_report(v: Verification, reproduced_dir: Path) -> str:
 def markdown_report(v: Verification, reproduced_dir: Path, png: Path | None, md_path: Path) -> str:
     out = ["# Reproduced vs reported", "",
            "Written by `make verify` (prefopt/verify.py) from results/reproduced/ and results/reported/, cells from "
-           "results/cells.yaml. Tolerance: the reported standard error of the metric, else the run's own, else the "
+           "results/cells.yaml. Tolerance: the reference number's own (column `tolerance` of results/reported, "
+           "with its reason), else the reported standard error of the metric, else the run's own, else the "
            "benchmark's default in results/cells.yaml. Reference: the first table of `reference_tables` with a "
-           "value; the others are under \"also reported\".", "", f"**{summary(v)}.**", ""]
+           "value; the others are under \"also reported\". Source: primary (the authors' paper, README or "
+           "repository, or an official leaderboard) or SECONDARY (a third-party note; treat such comparisons "
+           "as provisional).", "", f"**{summary(v)}.** {secondary_note(v)}", ""]
     if png is not None:
         out += [f"![reproduced vs reported]({os.path.relpath(png, md_path.parent)})", ""]
     out += ["## Compared numbers", ""]
