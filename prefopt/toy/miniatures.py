@@ -298,10 +298,9 @@ def describe(built: dict[str, Path] | None = None) -> list[dict]:
     for hub_id, m in MINIATURES.items():
         fam = FAMILIES[m.family]
         mini = fam.mini()
-        full = {**fam.full, "head_dim": fam.full.get("head_dim")} if "head_dim" in fam.full else fam.full
         row = {"hub_id": hub_id, "class": _model_class(m), "tokenizer": m.tokenizer_kind(),
                "vocab": real_config(hub_id)["vocab_size"],
-               "shrunk": ", ".join(f"{k} {full[k]}->{mini[k]}" for k in mini),
+               "shrunk": ", ".join(f"{k} {fam.full[k]}->{mini[k]}" for k in mini),
                "gqa": f"{fam.full['num_attention_heads']}/{fam.full.get('num_key_value_heads', fam.full['num_attention_heads'])}",
                "chat_template": "real" if m.tokenizer.get("chat_template") else "none (as on the hub)",
                "source": fam.source, "note": m.note}
