@@ -56,8 +56,17 @@ def build_manifest(kind: str, config: dict | None = None, config_hash: str | Non
         "platform": platform.platform(),
         "config_hash": config_hash,
         "config": config,
+        **_dataset_mirror(),
         **extra,
     }
+
+
+def _dataset_mirror() -> dict:
+    """{"dataset_mirror": ...} while PREFOPT_DATASET_MIRROR is set (prefopt.data.mirror): a rehearsal run says so."""
+    from .data.mirror import manifest_record  # noqa: PLC0415
+
+    record = manifest_record()
+    return {"dataset_mirror": record} if record else {}
 
 
 def write_json(path: str | os.PathLike, payload: dict) -> None:
