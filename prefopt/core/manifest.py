@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prefopt.core.paths import REPO_ROOT
+from .paths import REPO_ROOT
+from .rehearsal import manifest_record
 
 TRACKED_PACKAGES = ("prefopt", "torch", "transformers", "trl", "accelerate", "datasets", "peft", "tokenizers",
                     "safetensors", "deepspeed", "vllm", "alpaca-eval", "lm-eval")
@@ -57,8 +58,15 @@ def build_manifest(kind: str, config: dict | None = None, config_hash: str | Non
         "platform": platform.platform(),
         "config_hash": config_hash,
         "config": config,
+        **_dataset_mirror(),
         **extra,
     }
+
+
+def _dataset_mirror() -> dict:
+    """{"dataset_mirror": ...} while PREFOPT_DATASET_MIRROR is set (prefopt.core.rehearsal): a rehearsal run says so."""
+    record = manifest_record()
+    return {"dataset_mirror": record} if record else {}
 
 
 def write_json(path: str | os.PathLike, payload: dict) -> None:

@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 
 from prefopt.core.errors import InputError
 
+from .mirror import resolve_hub_id
+
 SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json", ".parquet")
 SUPPORTED = ".jsonl, .jsonl.gz, .json, .json.gz, .parquet, a folder saved by datasets.save_to_disk, or a hub id"
 _SHARD = re.compile(r"-\d+-of-\d+$")
@@ -225,11 +227,13 @@ def _load_from_disk(folder: Path):
 
 # ---- hub ---------------------------------------------------------------------------------------------
 def _read_hub(source: str, split: str) -> list[dict]:
+    target = resolve_hub_id(source)  # the id itself, or its rehearsal copy while PREFOPT_DATASET_MIRROR is set
     try:
-        ds = datasets.load_dataset(source, split=split)
+        ds = datasets.load_dataset(target, split=split)
     except Exception as e:  # offline, unknown id, unknown split, ...
         offline = bool(getattr(datasets.config, "HF_HUB_OFFLINE", False))
         how = "offline (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set) and it is not cached" if offline else "from the hub"
+        how = f"from the rehearsal mirror {target}" if target != source else how
         raise InputError(
             f"dataset {source!r} (split {split!r}) could not be loaded {how}: {_first_line(e)}",
             fix="download it on a machine with internet (datasets.load_dataset(id).save_to_disk(DIR) or "
