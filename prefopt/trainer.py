@@ -12,6 +12,7 @@ weights (0 for pairs that get no gradient). Without it the loss is the plain mea
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections import defaultdict
 
@@ -27,6 +28,7 @@ from .losses import PairLogps, get_loss
 
 STATE_FILE = "prefopt_loss_state.pt"
 SCHEDULER_STATE_FILE = "prefopt_scheduler_state.pt"
+logger = logging.getLogger("prefopt")
 
 
 def disable_dropout(model: nn.Module) -> None:
@@ -161,12 +163,28 @@ class PreferenceTrainer(Trainer):
             for name, (get, _) in self._extra_state().items():
                 torch.save(get(), os.path.join(folder, name))
 
-    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        super()._load_from_checkpoint(resume_from_checkpoint, model)
+    def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
+        """Restore the extra state here, before transformers picks a launcher-specific load path.
+
+        transformers 5.23 calls `_load_from_checkpoint` only without DeepSpeed (with DeepSpeed it calls
+        `deepspeed_load_checkpoint` instead), so a restore placed there is silently skipped under ZeRO-3.
+        `train()` is the one entry every launcher (plain, DDP, DeepSpeed, FSDP) goes through.
+        """
+        if resume_from_checkpoint is True:  # as Trainer.train resolves it
+            from transformers.trainer_utils import get_last_checkpoint  # noqa: PLC0415
+
+            resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
+        if isinstance(resume_from_checkpoint, str):
+            self._restore_extra_state(resume_from_checkpoint)
+        return super().train(resume_from_checkpoint, trial, ignore_keys_for_eval, **kwargs)
+
+    def _restore_extra_state(self, checkpoint: str) -> None:
         for name, (_, put) in self._extra_state().items():
-            path = os.path.join(resume_from_checkpoint, name)
+            path = os.path.join(checkpoint, name)
             if os.path.exists(path):
                 put(torch.load(path, weights_only=True))
+            else:  # e.g. a checkpoint written by a run of another method: say so, never restart silently
+                logger.warning("resuming from %s without %s: that state starts afresh", checkpoint, name)
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
         """The model, plus the scheduler's networks on the final save (a pretraining run's product)."""
