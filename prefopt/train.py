@@ -151,8 +151,8 @@ def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, refere
     else:
         settings = {"dtype": model_args.torch_dtype, "attn": model_args.attn_implementation,
                     "chunk": args.logp_chunk_size, "dropout_disabled": True}
-        cache = ReferenceCache(weights_fingerprint(local_folder(ref_name, model_args.model_revision)), settings,
-                               args.reference_cache_dir)
+        weights = weights_fingerprint(local_folder(ref_name, model_args.model_revision), args.reference_cache_dir)
+        cache = ReferenceCache(weights, settings, args.reference_cache_dir)
         chosen, rejected = cache.get_or_compute(rows, compute)
     return [dict(r, ref_chosen_logps=float(c), ref_rejected_logps=float(j))
             for r, c, j in zip(rows, chosen.tolist(), rejected.tolist())]

@@ -164,3 +164,24 @@ def test_save_keeps_a_valid_entry_and_replaces_a_broken_one(tmp_path):
     cache.save(ROWS, 3 * ones, -ones)
     assert torch.equal(cache.load(ROWS)[0], 3 * ones)
     assert [p.name for p in tmp_path.iterdir()] == [entry.name], "a replaced entry or temporary folder was left"
+
+
+def test_training_keeps_the_memo_in_its_reference_cache_dir(tmp_path, monkeypatch):
+    """attach_reference_logps (the training path) passes reference_cache_dir on to the memo."""
+    from conftest import tiny_model_and_pairs
+    from test_trainer import MAX_LEN, _config
+    from transformers import AutoTokenizer
+
+    from prefopt.data import load_pairs, tokenize_pairs
+    from prefopt.train import attach_reference_logps
+
+    monkeypatch.setenv("PREFOPT_CACHE", str(tmp_path / "default"))
+    model_dir, data = tiny_model_and_pairs(tmp_path, 4)
+    model_args, _, args = _config(tmp_path, model_dir, data, "dpo", reference_cache_dir=str(tmp_path / "mine"))
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    rows, _ = tokenize_pairs(load_pairs(str(data), split="train"), tok, max_length=MAX_LEN, max_prompt_length=12)
+    attach_reference_logps(rows, model_args, args, tok)
+    assert (tmp_path / "mine" / MEMO).exists() and not (tmp_path / "default" / "refcache" / MEMO).exists()
+
+
+MEMO = "weight_hashes.json"
