@@ -128,32 +128,36 @@ def load_tokenized_pairs(data_args, tokenizer, split: str, limit: int | None, so
 def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, reference=None) -> list[dict]:
     """Add ref_chosen_logps / ref_rejected_logps to each row, from the on-disk cache or computed once.
 
+    Collective in a distributed run: every rank calls it and scores its share (`prefopt.refshard`).
     `reference` is an already loaded reference model (else it is loaded here and freed afterwards).
     """
+    from .refshard import reference_pass  # noqa: PLC0415
+    from .trainer import disable_dropout  # noqa: PLC0415
+
     ref_name = model_args.reference_model_name_or_path or model_args.model_name_or_path
     collator = pdata.PairCollator(pad_token_id=tokenizer.pad_token_id)
 
-    def compute():
+    def load():
         if reference is not None:
             model = reference
         else:
-            with without_zero3_init():  # rank 0 alone runs it: no ZeRO-3 partitioning (prefopt.models)
+            with without_zero3_init():  # each rank scores alone: no ZeRO-3 partitioning (prefopt.refshard)
                 model = load_model(ref_name, model_args)
-        from .trainer import disable_dropout  # noqa: PLC0415
-
         disable_dropout(model)
-        model.to(args.device)
-        return compute_logps(model, rows, collator, batch_size=args.per_device_eval_batch_size,
+        return model.to(args.device)
+
+    def score(model, part):
+        return compute_logps(model, part, collator, batch_size=args.per_device_eval_batch_size,
                              chunk_size=args.logp_chunk_size)
 
-    if args.reference_cache == "off":
-        chosen, rejected = compute()
-    else:
+    def open_cache():
         settings = {"dtype": model_args.torch_dtype, "attn": model_args.attn_implementation,
                     "chunk": args.logp_chunk_size, "dropout_disabled": True}
         weights = weights_fingerprint(local_folder(ref_name, model_args.model_revision), args.reference_cache_dir)
-        cache = ReferenceCache(weights, settings, args.reference_cache_dir)
-        chosen, rejected = cache.get_or_compute(rows, compute)
+        return ReferenceCache(weights, settings, args.reference_cache_dir)
+
+    chosen, rejected = reference_pass(rows, score, load, args.per_device_eval_batch_size, args.device,
+                                      None if args.reference_cache == "off" else open_cache)
     return [dict(r, ref_chosen_logps=float(c), ref_rejected_logps=float(j))
             for r, c, j in zip(rows, chosen.tolist(), rejected.tolist())]
 
@@ -180,11 +184,10 @@ def train_preference(model_args, data_args, args) -> dict:
     if data_args.eval_split:
         eval_rows, eval_report = load_tokenized_pairs(data_args, tokenizer, data_args.eval_split,
                                                       data_args.max_eval_samples, data_args.eval_dataset)
-    if spec.needs_reference:
-        with args.main_process_first(desc="reference log-probs"):  # rank 0 fills the cache, the others read it
-            train_rows = attach_reference_logps(train_rows, model_args, args, tokenizer)
-            if eval_rows is not None:
-                eval_rows = attach_reference_logps(eval_rows, model_args, args, tokenizer)
+    if spec.needs_reference:  # every rank scores its share; no rank waits for another's whole pass
+        train_rows = attach_reference_logps(train_rows, model_args, args, tokenizer)
+        if eval_rows is not None:
+            eval_rows = attach_reference_logps(eval_rows, model_args, args, tokenizer)
     model = load_model(model_args.model_name_or_path, model_args)
     trainer = PreferenceTrainer(
         model=model, args=args, processing_class=tokenizer,
