@@ -131,6 +131,7 @@ def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, refere
     Collective in a distributed run: every rank calls it and scores its share (`prefopt.refshard`).
     `reference` is an already loaded reference model (else it is loaded here and freed afterwards).
     """
+    from .refprecision import prepare_reference, reference_forward_context, reference_numerics  # noqa: PLC0415
     from .refshard import reference_pass  # noqa: PLC0415
     from .trainer import disable_dropout  # noqa: PLC0415
 
@@ -144,15 +145,16 @@ def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, refere
             with without_zero3_init():  # each rank scores alone: no ZeRO-3 partitioning (prefopt.refshard)
                 model = load_model(ref_name, model_args)
         disable_dropout(model)
-        return model.to(args.device)
+        return prepare_reference(model, args).to(args.device)  # the policy's training numerics (refprecision)
 
     def score(model, part):
-        return compute_logps(model, part, collator, batch_size=args.per_device_eval_batch_size,
-                             chunk_size=args.logp_chunk_size)
+        with reference_forward_context(args):
+            return compute_logps(model, part, collator, batch_size=args.per_device_eval_batch_size,
+                                 chunk_size=args.logp_chunk_size)
 
     def open_cache():
         settings = {"dtype": model_args.torch_dtype, "attn": model_args.attn_implementation,
-                    "chunk": args.logp_chunk_size, "dropout_disabled": True}
+                    "chunk": args.logp_chunk_size, "dropout_disabled": True, "numerics": reference_numerics(args)}
         weights = weights_fingerprint(local_folder(ref_name, model_args.model_revision), args.reference_cache_dir)
         return ReferenceCache(weights, settings, args.reference_cache_dir)
 
