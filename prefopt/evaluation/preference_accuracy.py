@@ -93,7 +93,8 @@ def evaluate(policy: str, ref: str, pairs, args) -> dict:
         return compute_logps(model, rows, collator, batch_size=args.batch_size, desc=f"log-probs of {name}")
 
     settings = {"dtype": args.torch_dtype, "attn": None, "chunk": 0, "dropout_disabled": True}
-    cache = ReferenceCache(weights_fingerprint(local_folder(ref)), settings, args.reference_cache_dir)
+    cache = ReferenceCache(weights_fingerprint(local_folder(ref), args.reference_cache_dir), settings,
+                           args.reference_cache_dir)
     ref_c, ref_r = cache.get_or_compute(rows, lambda: logps(ref))
     pol_c, pol_r = logps(policy)
     margins = (pol_c - ref_c) - (pol_r - ref_r)

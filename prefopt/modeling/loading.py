@@ -68,10 +68,10 @@ def load_tokenizer(model_args, require_chat_template: bool = True):
 def without_zero3_init():
     """Load a full, unpartitioned copy even when the run uses DeepSpeed ZeRO-3.
 
-    The frozen reference that fills the log-prob cache runs on rank 0 alone (the other ranks wait for the cache).
-    Under ZeRO-3, transformers would build it inside `deepspeed.zero.Init`, whose collectives wait for ranks
-    that are waiting for rank 0: a deadlock (measured on CPU with 2 ranks). transformers keeps the switch in a
-    module-level weak reference; it is cleared for the duration and restored after.
+    The frozen reference of the log-prob pass is a full copy on every rank, each scoring its own batches
+    (`prefopt.refshard` says why). Under ZeRO-3, transformers would build it inside `deepspeed.zero.Init`,
+    partitioned, so that every forward became a collective. transformers keeps the switch in a module-level
+    weak reference; it is cleared for the duration and restored after.
     """
     saved = hf_deepspeed._hf_deepspeed_config_weak_ref
     hf_deepspeed._hf_deepspeed_config_weak_ref = None

@@ -14,6 +14,8 @@ from prefopt import data as pdata
 from prefopt.losses import get_loss
 from prefopt.modeling.loading import disable_dropout, load_model, local_folder, without_zero3_init
 from prefopt.modeling.refcache import ReferenceCache, compute_logps, weights_fingerprint
+from prefopt.modeling.refprecision import prepare_reference, reference_forward_context, reference_numerics
+from prefopt.modeling.refshard import reference_pass
 from prefopt.training.callbacks import task_callbacks
 
 from .run import load_splits, resume_checkpoint, run_training
@@ -43,30 +45,34 @@ def tokenized_pairs_loader(data_args, tokenizer):
 def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, reference=None) -> list[dict]:
     """Add ref_chosen_logps / ref_rejected_logps to each row, from the on-disk cache or computed once.
 
+    Collective in a distributed run: every rank calls it and scores its share (prefopt.modeling.refshard).
     `reference` is an already loaded reference model (else it is loaded here and freed afterwards).
     """
     ref_name = model_args.reference_model_name_or_path or model_args.model_name_or_path
     collator = pdata.PairCollator(pad_token_id=tokenizer.pad_token_id)
 
-    def compute():
+    def load():
         if reference is not None:
             model = reference
         else:
-            with without_zero3_init():  # rank 0 alone runs it: no ZeRO-3 partitioning (prefopt.modeling.loading)
+            with without_zero3_init():  # each rank scores alone: no ZeRO-3 partitioning (prefopt.modeling.refshard)
                 model = load_model(ref_name, model_args)
         disable_dropout(model)
-        model.to(args.device)
-        return compute_logps(model, rows, collator, batch_size=args.per_device_eval_batch_size,
-                             chunk_size=args.logp_chunk_size)
+        return prepare_reference(model, args).to(args.device)  # the policy's training numerics (refprecision)
 
-    if args.reference_cache == "off":
-        chosen, rejected = compute()
-    else:
+    def score(model, part):
+        with reference_forward_context(args):
+            return compute_logps(model, part, collator, batch_size=args.per_device_eval_batch_size,
+                                 chunk_size=args.logp_chunk_size)
+
+    def open_cache():
         settings = {"dtype": model_args.torch_dtype, "attn": model_args.attn_implementation,
-                    "chunk": args.logp_chunk_size, "dropout_disabled": True}
-        cache = ReferenceCache(weights_fingerprint(local_folder(ref_name, model_args.model_revision)), settings,
-                               args.reference_cache_dir)
-        chosen, rejected = cache.get_or_compute(rows, compute)
+                    "chunk": args.logp_chunk_size, "dropout_disabled": True, "numerics": reference_numerics(args)}
+        weights = weights_fingerprint(local_folder(ref_name, model_args.model_revision), args.reference_cache_dir)
+        return ReferenceCache(weights, settings, args.reference_cache_dir)
+
+    chosen, rejected = reference_pass(rows, score, load, args.per_device_eval_batch_size, args.device,
+                                      None if args.reference_cache == "off" else open_cache)
     return [dict(r, ref_chosen_logps=float(c), ref_rejected_logps=float(j))
             for r, c, j in zip(rows, chosen.tolist(), rejected.tolist(), strict=True)]
 
@@ -77,11 +83,10 @@ def train_preference(model_args, data_args, args) -> dict:
 
     def build(tokenizer, manifest):
         train_rows, eval_rows, report = load_splits(data_args, tokenized_pairs_loader(data_args, tokenizer))
-        if spec.needs_reference:
-            with args.main_process_first(desc="reference log-probs"):  # rank 0 fills the cache, the others read it
-                train_rows = attach_reference_logps(train_rows, model_args, args, tokenizer)
-                if eval_rows is not None:
-                    eval_rows = attach_reference_logps(eval_rows, model_args, args, tokenizer)
+        if spec.needs_reference:  # every rank scores its share; no rank waits for another's whole pass
+            train_rows = attach_reference_logps(train_rows, model_args, args, tokenizer)
+            if eval_rows is not None:
+                eval_rows = attach_reference_logps(eval_rows, model_args, args, tokenizer)
         trainer = PreferenceTrainer(
             model=load_model(model_args.model_name_or_path, model_args), args=args, processing_class=tokenizer,
             train_dataset=Dataset.from_list(train_rows),

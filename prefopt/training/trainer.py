@@ -12,11 +12,13 @@ weights (0 for pairs that get no gradient). Without it the loss is the plain mea
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections import defaultdict
 
 import torch
 from transformers import Trainer
+from transformers.trainer_utils import get_last_checkpoint
 
 from prefopt.data import PairCollator
 from prefopt.data.collate import SharedPrefixPairCollator
@@ -29,6 +31,7 @@ from .sams import SampleSchedulerHook
 STATE_FILE = "prefopt_loss_state.pt"
 SAMPLE_SCHEDULER_STATE_FILE = "prefopt_sample_scheduler_state.pt"
 LEGACY_STATE_FILES = {SAMPLE_SCHEDULER_STATE_FILE: "prefopt_scheduler_state.pt"}  # read from older checkpoints
+logger = logging.getLogger("prefopt")
 
 
 class PreferenceTrainer(Trainer):
@@ -151,14 +154,28 @@ class PreferenceTrainer(Trainer):
             for name, (get, _) in self._extra_state().items():
                 torch.save(get(), os.path.join(folder, name))
 
-    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        super()._load_from_checkpoint(resume_from_checkpoint, model)
+    def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
+        """Restore the extra state here, before transformers picks a launcher-specific load path.
+
+        transformers 5.23 calls `_load_from_checkpoint` only without DeepSpeed (with DeepSpeed it calls
+        `deepspeed_load_checkpoint` instead), so a restore placed there is silently skipped under ZeRO-3.
+        `train()` is the one entry every launcher (plain, DDP, DeepSpeed, FSDP) goes through.
+        """
+        if resume_from_checkpoint is True:  # as Trainer.train resolves it
+            resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
+        if isinstance(resume_from_checkpoint, str):
+            self._restore_extra_state(resume_from_checkpoint)
+        return super().train(resume_from_checkpoint, trial, ignore_keys_for_eval, **kwargs)
+
+    def _restore_extra_state(self, checkpoint: str) -> None:
         for name, (_, put) in self._extra_state().items():
             for candidate in (name, LEGACY_STATE_FILES.get(name)):
-                path = os.path.join(resume_from_checkpoint, candidate) if candidate else None
+                path = os.path.join(checkpoint, candidate) if candidate else None
                 if path and os.path.exists(path):
                     put(torch.load(path, weights_only=True))
                     break
+            else:  # e.g. a checkpoint written by a run of another method: say so, never restart silently
+                logger.warning("resuming from %s without %s: that state starts afresh", checkpoint, name)
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
         """The model, plus the scheduler's networks on the final save (a pretraining run's product)."""
