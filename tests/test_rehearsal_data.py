@@ -170,7 +170,7 @@ def test_without_the_variable_hub_ids_go_to_the_hub(monkeypatch):
     import datasets
 
     monkeypatch.delenv(MIRROR_ENV, raising=False)
-    assert resolve_hub_id(UF) == UF and manifest_record() is None
+    assert resolve_hub_id(UF) == UF and manifest_record() == {}
     calls = []
     monkeypatch.setattr(datasets, "load_dataset", lambda path, **kw: calls.append(path) or datasets.Dataset.from_list(
         [{"prompt": "p", "chosen": "c", "rejected": "r"}]))

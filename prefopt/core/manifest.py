@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from .paths import REPO_ROOT
-from .rehearsal import manifest_record
+from .rehearsal import lineage, manifest_record
 
 TRACKED_PACKAGES = ("prefopt", "torch", "transformers", "trl", "accelerate", "datasets", "peft", "tokenizers",
                     "safetensors", "deepspeed", "vllm", "alpaca-eval", "lm-eval")
@@ -58,15 +58,10 @@ def build_manifest(kind: str, config: dict | None = None, config_hash: str | Non
         "platform": platform.platform(),
         "config_hash": config_hash,
         "config": config,
-        **_dataset_mirror(),
+        **manifest_record(),
+        **(lineage(str(extra["model"])) if extra.get("model") else {}),  # a rehearsal-trained model's results
         **extra,
     }
-
-
-def _dataset_mirror() -> dict:
-    """{"dataset_mirror": ...} while PREFOPT_DATASET_MIRROR is set (prefopt.core.rehearsal): a rehearsal run says so."""
-    record = manifest_record()
-    return {"dataset_mirror": record} if record else {}
 
 
 def write_json(path: str | os.PathLike, payload: dict) -> None:

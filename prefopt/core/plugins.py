@@ -13,6 +13,8 @@ from .errors import InputError
 
 # model names `<scheme>:<rest>` -> a function rest -> local folder (prefopt.modeling.loading.resolve)
 MODEL_SCHEMES = {"tiny": "prefopt.toy.tiny:resolve_name"}
+# hub model id -> its offline miniature's folder, while rehearsing (prefopt.core.rehearsal.swap_model)
+MINIATURE_BUILDER = "prefopt.toy.miniatures:build_miniature"
 # verifiable tasks (task_eval, the rule judges of on-policy annotation) -> their class
 TASKS = {"addition": "prefopt.toy.addition:AdditionTask"}
 

@@ -1,7 +1,8 @@
 """One benchmark result file: results/reproduced/<run>/<benchmark>.json (format: results/README.md).
 
 The manifest records what produced the numbers: the evaluated model, the judge, the decoding settings, the
-template, a hash of every data file read, versions and the git sha (prefopt.core.manifest).
+template, a hash of every data file read, versions and the git sha (prefopt.core.manifest), and whether a
+rehearsal produced them or the model (prefopt.core.rehearsal), which `make verify` never compares with a paper.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Loading policies, references and tokenizers: hub ids, local folders, and scheme names (`tiny:<size>/<task>`,
-built offline by the builder that prefopt.core.plugins.MODEL_SCHEMES names)."""
+built offline by the builder that prefopt.core.plugins.MODEL_SCHEMES names). Every load goes through `resolve`,
+the one point where a rehearsal swaps a hub id for its miniature (prefopt.core.rehearsal)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from transformers.integrations import deepspeed as hf_deepspeed
 
 from prefopt.core.errors import InputError
 from prefopt.core.plugins import resolve_model_name
+from prefopt.core.rehearsal import swap_model
 
 logger = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
 
 def resolve(name: str) -> str:
-    """A scheme name (`tiny:1m/addition`) -> the local folder its builder makes or reuses; anything else passes."""
-    return resolve_model_name(name)
+    """A scheme name (`tiny:1m/addition`) -> the local folder its builder makes or reuses; while rehearsing
+    ($PREFOPT_MODEL_MINIATURES), a hub id -> its miniature's folder; anything else passes."""
+    return swap_model(resolve_model_name(name))
 
 
 def check_local(name: str, field: str = "model_name_or_path") -> None:

@@ -30,6 +30,7 @@ any cell lacks a result for one of its benchmarks; 2 when a reproduced file or t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -41,6 +42,7 @@ from pathlib import Path
 from prefopt.core.errors import InputError
 from prefopt.core.paths import REPO_ROOT
 from prefopt.core.plotting import pyplot
+from prefopt.core.rehearsal import is_rehearsal
 from prefopt.core.tables import markdown_table, text_table
 
 from .cells import Cell, Registry, load_registry
@@ -97,6 +99,8 @@ class Verification:
     registry: Registry
     results: list[ReproducedResult]
     comparisons: list[Comparison]
+    # Results of a rehearsal (miniature models, mirrored data): listed, never compared, never count as reproduced.
+    rehearsals: list[ReproducedResult] = dataclasses.field(default_factory=list)
 
     @property
     def compared(self) -> list[Comparison]:
@@ -131,7 +135,7 @@ class Verification:
 
     def other_runs(self, reproduced_dir: Path) -> list[str]:
         """Folders of results/reproduced/ holding no paper cell's result, with what they hold."""
-        cell_runs = {r.run for r in self.results if r.cell}
+        cell_runs = {r.run for r in self.results if r.cell} | {r.run for r in self.rehearsals}
         by_run: dict[str, list[str]] = defaultdict(list)
         for r in self.results:
             if not r.cell:
@@ -165,6 +169,8 @@ def _tolerance(registry: Registry, cell: Cell, result: ReproducedResult, metric:
 def compare(registry: Registry, results: list[ReproducedResult]) -> Verification:
     order = {cid: i for i, cid in enumerate(registry.cells)}
     results = sorted(results, key=lambda r: (order.get(r.cell, len(order)), r.run, r.benchmark))
+    rehearsals = [r for r in results if is_rehearsal(r.manifest)]
+    results = [r for r in results if not is_rehearsal(r.manifest)]
     comparisons = []
     for res in results:
         if res.cell is None:
@@ -181,7 +187,7 @@ def compare(registry: Registry, results: list[ReproducedResult]) -> Verification
                 tol, src = _tolerance(registry, cell, res, metric, c.reference)
                 c = Comparison(cell, res, metric, c.rows, tol, src)
             comparisons.append(c)
-    return Verification(registry, results, comparisons)
+    return Verification(registry, results, comparisons, rehearsals)
 
 
 # --------------------------------------------------------------------------------------------- output
@@ -245,7 +251,14 @@ def text_report(v: Verification, reproduced_dir: Path) -> str:
     others = v.other_runs(reproduced_dir)
     if others:
         lines.append(f"Not paper cells (ignored): {'; '.join(others)}")
+    if v.rehearsals:
+        lines.append(f"Rehearsal results (never compared with the papers): {'; '.join(rehearsal_lines(v))}")
     return "\n".join(lines)
+
+
+def rehearsal_lines(v: Verification) -> list[str]:
+    """One entry per rehearsal result: its run, cell and benchmark."""
+    return [f"{r.run} {r.benchmark}" + (f" (cell {r.cell})" if r.cell else "") for r in v.rehearsals]
 
 
 def markdown_report(v: Verification, reproduced_dir: Path, png: Path | None, md_path: Path) -> str:
@@ -273,6 +286,11 @@ def markdown_report(v: Verification, reproduced_dir: Path, png: Path | None, md_
     others = v.other_runs(reproduced_dir)
     if others:
         out += ["## Folders of results/reproduced that are not paper cells", "", *[f"- {o}" for o in others], ""]
+    if v.rehearsals:
+        out += ["## Rehearsal results (never compared with the papers)", "",
+                "Their manifests say a rehearsal produced them (miniature models or mirrored data: "
+                "prefopt.core.rehearsal); their numbers mean nothing about the method.", "",
+                *[f"- {line}" for line in rehearsal_lines(v)], ""]
     return "\n".join(out)
 
 
