@@ -99,3 +99,40 @@ def test_verify_lists_rehearsal_results_and_never_compares_them(tmp_path):
     md = report.read_text()
     assert "## Rehearsal results (never compared with the papers)" in md
     assert "- mistral-base-simpo alpacaeval2 (cell mistral-base-simpo)" in md
+
+
+# ---- building a model folder inside a distributed run ------------------------------------------------------------
+BUILD_ON_RANK_1 = r"""
+import os, sys, torch.distributed as dist
+dist.init_process_group("gloo", rank=int(sys.argv[1]), world_size=2, init_method="tcp://127.0.0.1:" + sys.argv[2])
+if dist.get_rank() == 1:  # a rank other than 0 builds first, as happens when rank 1 wins the race
+    from prefopt.modeling.loading import resolve
+    print(sorted(os.listdir(resolve(sys.argv[3]))))
+dist.barrier()
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [MISTRAL, "tiny:1m/text"])
+def test_a_model_built_on_a_nonzero_rank_has_its_weights(tmp_path, name):
+    """transformers' save_pretrained writes only on global rank 0 once torch.distributed is initialized: a build on
+    rank 1 used to publish a complete-looking folder with only the tokenizer ("Unrecognized model ... model_type")."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    script = tmp_path / "build.py"
+    script.write_text(BUILD_ON_RANK_1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PREFOPT_CACHE": str(tmp_path / "cache"),
+           MODELS_ENV: str(tmp_path / "miniatures")}
+    procs = [subprocess.Popen([sys.executable, str(script), str(r), port, name], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs[1][1][-3000:]
+    files = outs[1][0].strip().splitlines()[-1]
+    assert "'config.json'" in files and "'model.safetensors'" in files, files

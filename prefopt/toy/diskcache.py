@@ -12,10 +12,14 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 MARKER = ".prefopt_complete"  # its content is the build's metadata (JSON)
 
@@ -68,6 +72,30 @@ def build_once(cache: Path, name: str, build: Callable[[Path], dict], stale_afte
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final, True
+
+
+# What a launcher (torchrun, accelerate, DeepSpeed) puts in a rank's environment: not for a fresh build process.
+_LAUNCH_ENV_PREFIXES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_", "MASTER_",
+                        "TORCHELASTIC_", "ACCELERATE_", "CROSS_")
+
+
+def in_distributed_run() -> bool:
+    """Whether this process is a rank of an initialized torch.distributed group.
+
+    A model cannot be built and saved in such a process: transformers' save_pretrained writes only on global
+    rank 0 (a build on rank 1 published a folder holding only the tokenizer), and under DeepSpeed ZeRO-3 a model
+    made from its config is partitioned. Builders then run their own CLI in a fresh process (`build_in_fresh_process`).
+    """
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def build_in_fresh_process(module: str, args: list[str]) -> None:
+    """Run `python -m <module> <args>` outside the distributed group (launcher variables removed); its stderr
+    is in the error when it fails."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCH_ENV_PREFIXES)}
+    proc = subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"python -m {module} {' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
 
 
 def export(src: Path, out: str | os.PathLike) -> Path:

@@ -38,7 +38,15 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from prefopt.core.errors import InputError
-from prefopt.toy.diskcache import build_once, content_hash, export, read_meta
+from prefopt.toy.diskcache import (
+    build_in_fresh_process,
+    build_once,
+    content_hash,
+    export,
+    in_distributed_run,
+    is_complete,
+    read_meta,
+)
 
 from . import hub_chat_templates as templates
 from . import real_tokenizers
@@ -283,6 +291,9 @@ def build_miniature(hub_id: str, out_dir: str | os.PathLike | None = None, *, se
     backend_dir = real_tokenizers.build_backend(FAMILIES[MINIATURES[hub_id].family].backend, root)
     s = spec(hub_id, seed, backend_dir)
     name = f"{hub_id.replace('/', '--')}-{content_hash(s)[:12]}"
+    if in_distributed_run() and not is_complete(root / "miniatures" / name):  # see in_distributed_run
+        build_in_fresh_process("prefopt.toy.miniatures", ["--build", hub_id, "--cache-dir", str(root),
+                                                          "--seed", str(seed)])
     t0 = time.time()
     folder, built = build_once(root / "miniatures", name,
                                lambda tmp: {**s, **_build_into(tmp, hub_id, seed, backend_dir)})
@@ -338,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all", action="store_true", help="build every miniature")
     ap.add_argument("--out", default=None, help="with one --build: place the folder exactly here")
     ap.add_argument("--cache-dir", default=None, help="cache root (default: $PREFOPT_CACHE/tiny, else .cache/tiny)")
+    ap.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
     ap.add_argument("--measure", action="store_true",
                     help="build each in a fresh process with an empty cache under --cache-dir; print peak RSS")
     args = ap.parse_args(argv)
@@ -352,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                 lookup(hub_id)
                 print(hub_id, _measure_one(hub_id, args.cache_dir), flush=True)
             return 0
-        built = {h: build_miniature(h, args.out, cache_dir=args.cache_dir) for h in ids}
+        built = {h: build_miniature(h, args.out, seed=args.seed, cache_dir=args.cache_dir) for h in ids}
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

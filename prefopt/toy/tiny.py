@@ -56,6 +56,7 @@ from transformers.utils import logging as hf_logging
 
 from prefopt.core.errors import InputError
 from prefopt.core.paths import cache_dir
+from prefopt.toy.diskcache import build_in_fresh_process, in_distributed_run
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +180,11 @@ def resolve_name(rest: str) -> Path:
     size, _, task = rest.partition("/")
     if size not in SIZES:
         raise InputError(f"unknown tiny size {size!r} in 'tiny:{rest}'", fix=f"use one of: {', '.join(SIZES)}")
-    return build_tiny(size, "char") if task == "addition" else build_tiny(size, "bpe")
+    tokenizer = "char" if task == "addition" else "bpe"
+    if in_distributed_run():  # a rank cannot save a model in-process (diskcache.in_distributed_run); cached after
+        build_in_fresh_process("prefopt.toy.tiny", ["--size", size, "--tokenizer", tokenizer,
+                                                    "--cache-dir", str(default_cache_dir())])
+    return build_tiny(size, tokenizer)
 
 
 def _load_corpus(corpus) -> list[str]:
