@@ -20,7 +20,7 @@ from conftest import make_tiny_tokenizer, shared_data_dir, shared_data_path
 from prefopt.core.errors import InputError
 from prefopt.core.rehearsal import MIRROR_ENV, manifest_record
 from prefopt.data import load_pairs, load_rows, read_source, tokenize_pairs, tokenize_sft
-from prefopt.data.mirror import resolve_hub_id
+from prefopt.data.mirror import resolve_hub_id, resolve_local_copy
 
 UF, UC, ARG = "HuggingFaceH4/ultrafeedback_binarized", "HuggingFaceH4/ultrachat_200k", "argilla/ultrafeedback-binarized-preferences-cleaned"
 ONPOLICY = ("princeton-nlp/llama3-ultrafeedback-armorm", "princeton-nlp/gemma2-ultrafeedback-armorm",
@@ -257,8 +257,9 @@ def test_each_hub_config_finds_its_splits_and_columns(mirrored, path, raw):
     from prefopt.core.fields import config_fields
     from prefopt.training.preference import tokenized_pairs_loader
 
+    # The config's own bad_rows: the copies keep the real data's identical and empty pairs (test above), so a config
+    # that keeps `bad_rows: error` on such a dataset would stop on the real data too.
     data = DataArguments(**{k: v for k, v in raw.items() if k in config_fields(DataArguments)})
-    data.bad_rows = "drop"  # the copies keep real bad rows (test above); here only splits and columns are checked
     tok = make_tiny_tokenizer(raw.get("chat_template") or make_tiny_tokenizer().chat_template)
     for split in filter(None, (data.train_split, data.eval_split)):
         if "loss" in raw:
@@ -266,6 +267,18 @@ def test_each_hub_config_finds_its_splits_and_columns(mirrored, path, raw):
         else:
             rows, report = tokenize_sft(load_rows(data.dataset, split)[:4], tok, max_length=data.max_length)
         assert rows and report.kept == len(rows), f"{path.name}: {split}"
+
+
+QUIRKY = (UF, HH)  # the real data holds pairs with identical or empty responses (rehearsal_data keeps some)
+
+
+@pytest.mark.parametrize(("path", "raw"), [p for p in _hub_configs() if p.values[1]["dataset"] in QUIRKY])
+def test_configs_on_data_with_bad_pairs_drop_them_and_say_why(path, raw):
+    """Real UltraFeedback and hh-rlhf hold such pairs: `bad_rows: error` (the default) would stop these runs."""
+    text = path.read_text(encoding="utf-8")
+    assert raw.get("bad_rows") == "drop", f"{path.name}: bad_rows {raw.get('bad_rows', 'error (default)')}"
+    assert "bad_rows: drop" in raw["hparams_source"], f"{path.name}: hparams_source does not give the reason"
+    assert "bad_rows: drop  # " in text, f"{path.name}: no comment at the key"
 
 
 def test_shp_goes_through_the_sams_loader(mirrored):
@@ -316,3 +329,19 @@ def test_build_is_deterministic_cached_and_replaced_whole(mirror, tmp_path):
     (again / "REHEARSAL.json").write_text(json.dumps({**stale, "cache_key": "older"}))
     assert build_mirror(again, shared_data_dir())["fingerprint"] == marker["fingerprint"]  # a changed key rebuilds
     assert not (again / UF / "stale.txt").exists() and not list(tmp_path.glob(".again.*"))
+
+
+def test_apo_relative_paths_read_the_mirror_copy_while_rehearsing(mirrored):
+    """The APO configs name repository-relative files (data/apo/hh-split/...): while the mirror is set, those paths
+    load the mirror's copies, as hub ids do; paths the mirror does not hold pass through."""
+    from prefopt.reward.data import load_items
+    from prefopt.reward.score_eval import data_source
+
+    rel = "data/apo/hh-split/rm_data/hh_split_rm.train.json"
+    assert resolve_local_copy(rel) == str(mirrored / rel)
+    items, _ = load_items(rel)
+    assert len(items) == 24
+    assert data_source("hh-test") == (str(mirrored / "data/apo/hh-split/eval_data/hh_cleaned_origin.test.json"),
+                                      "hh-test")
+    assert resolve_local_copy("data/pythia-2.8b-hh/sft") == "data/pythia-2.8b-hh/sft"  # not mirrored
+    assert resolve_local_copy(str(mirrored / rel)) == str(mirrored / rel)  # absolute: unchanged

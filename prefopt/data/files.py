@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from prefopt.core.errors import InputError
 
-from .mirror import resolve_hub_id
+from .mirror import resolve_hub_id, resolve_local_copy
 
 SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json", ".parquet")
 SUPPORTED = ".jsonl, .jsonl.gz, .json, .json.gz, .parquet, a folder saved by datasets.save_to_disk, or a hub id"
@@ -33,7 +33,7 @@ def load_rows(source: str, split: str = "train") -> list[dict]:
 
 def read_source(source: str, split: str = "train") -> tuple[list[dict], str]:
     """(rows, label): the label names where the rows came from, for messages ("path/train.jsonl")."""
-    source = str(source)
+    source = resolve_local_copy(str(source))  # a rehearsal reads the mirror's copy of a local file it mirrors
     path = Path(source).expanduser()
     if path.is_file():
         rows, label = read_file(path, split), source

@@ -9,6 +9,9 @@ tokenization) run the real code. A mirror is a folder of `<org>/<name>/` copies 
 with a REHEARSAL.json marker (written by prefopt.toy.rehearsal_data). Each use is logged once per id, and every run
 manifest records the mirror (prefopt.core.rehearsal.manifest_record), so a rehearsal result can never pass for a real one.
 While the variable is set, an id the mirror lacks is an error: a rehearsal never falls back to the hub.
+
+Local files the configs name by a repository-relative path (APO's data/apo/hh-split/...) are mirrored at the same
+relative path under the folder: while the variable is set, such a path loads its copy (`resolve_local_copy`).
 """
 
 from __future__ import annotations
@@ -48,3 +51,16 @@ def resolve_hub_id(source: str) -> str:
         logger.warning("dataset %s: reading the REHEARSAL copy %s (%s is set), not the hub dataset",
                        source, folder, MIRROR_ENV)
     return str(folder)
+
+
+def resolve_local_copy(path: str) -> str:
+    """`path` itself, or its copy under the mirror while $PREFOPT_DATASET_MIRROR is set and the mirror holds the
+    same relative path (APO's data/apo/hh-split files): a rehearsal never reads the real local data either."""
+    root = mirror_root()
+    # Files only: a hub id's copy is a folder, loaded through the hub path (resolve_hub_id).
+    if root is None or Path(path).is_absolute() or not (root / path).is_file():
+        return path
+    if path not in _announced:
+        _announced.add(path)
+        logger.warning("data %s: reading the REHEARSAL copy %s (%s is set)", path, root / path, MIRROR_ENV)
+    return str(root / path)

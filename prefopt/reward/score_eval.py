@@ -22,6 +22,7 @@ from pathlib import Path
 from prefopt.core.errors import InputError
 from prefopt.core.manifest import build_manifest, write_json
 from prefopt.core.paths import REPO_ROOT
+from prefopt.data.mirror import resolve_local_copy
 from prefopt.evaluation.report import run_name
 from prefopt.evaluation.settings import parse_generation
 
@@ -38,7 +39,8 @@ APO_EVAL_SETS = {"hh-test": "data/apo/hh-split/eval_data/hh_cleaned_origin.test.
 def data_source(data: str) -> tuple[str, str]:
     """(file to read, benchmark name): an APO set id, or any query file (named by its stem)."""
     if data in APO_EVAL_SETS:
-        return str(REPO_ROOT / APO_EVAL_SETS[data]), data
+        copy = resolve_local_copy(APO_EVAL_SETS[data])  # the mirror's copy while rehearsing
+        return (copy if copy != APO_EVAL_SETS[data] else str(REPO_ROOT / APO_EVAL_SETS[data])), data
     return data, Path(data).name.split(".")[0]
 
 
