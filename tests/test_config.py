@@ -38,6 +38,15 @@ def test_parses_groups_and_loss_hparams(cfg_file):
     assert train.per_device_train_batch_size == 4
 
 
+def test_overrides_read_no_and_off_as_words(cfg_file):
+    """`--eval_strategy=no` on the command line used to reach TrainingArguments as the boolean False (YAML 1.1 reads
+    no/yes/on/off as booleans): "False is not a valid IntervalStrategy". Only true/false are booleans (YAML 1.2)."""
+    _, _, train = parse_config([str(cfg_file), "--eval_strategy=no", "--save_strategy=no", "--use_cpu=true"])
+    assert (train.eval_strategy, train.save_strategy, train.use_cpu) == ("no", "no", True)
+    _, _, train = parse_config([str(cfg_file), "--use_cpu=False", "--run_name=off"])
+    assert train.use_cpu is False and train.run_name == "off"
+
+
 @pytest.mark.parametrize(
     "override, needle",
     [

@@ -36,7 +36,10 @@ def _parse_override(text: str) -> tuple[str, Any]:
     if not text.startswith("--") or "=" not in text:
         raise InputError(f"cannot parse argument {text!r}", fix="overrides are written --key=value")
     key, value = text[2:].split("=", 1)
-    return key.replace("-", "_"), yaml.safe_load(value) if value != "" else None
+    parsed = yaml.safe_load(value) if value != "" else None
+    if isinstance(parsed, bool) and value.strip().lower() not in ("true", "false"):
+        parsed = value  # YAML 1.1 reads no/yes/on/off as booleans: `--eval_strategy=no` means the word
+    return key.replace("-", "_"), parsed
 
 
 def load_raw(argv: list[str]) -> tuple[dict, str]:
