@@ -406,3 +406,44 @@ def test_tiny_configs_chain_pretraining_into_sams_through_run_po(tiny, config, l
     assert metrics["train_loss"] > 0
     manifest = json.loads((work / config / "manifest.json").read_text())
     assert manifest["config"]["loss"] == loss and manifest["status"] == "finished"
+
+
+ZERO3_MINILM = r"""
+import os, sys
+os.environ.update(DS_ACCELERATOR="cpu", RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
+                  MASTER_PORT=sys.argv[2])
+from transformers.integrations import HfDeepSpeedConfig
+ds = HfDeepSpeedConfig({"zero_optimization": {"stage": 3}, "train_batch_size": 1, "train_micro_batch_size_per_gpu": 1})
+import torch
+from prefopt.training.sams.networks import MiniLMEncoder
+enc = MiniLMEncoder(cache_dir=sys.argv[1])
+print("numel", min(p.numel() for p in enc.parameters()))
+print("shape", tuple(enc(torch.randn(2, 3, enc.dim)).shape))
+"""
+
+
+@pytest.mark.slow
+def test_minilm_encoder_is_whole_inside_a_zero3_run(tmp_path):
+    """Every SamS cell (encoder: minilm) runs under DeepSpeed ZeRO-3. The scheduler is no DeepSpeed module, but
+    BertModel.from_pretrained inside a ZeRO-3 run builds it partitioned (zero.Init): the first selection failed
+    with 'size mismatch, got input (16), mat (16x384), vec (0)'. The encoder must load whole."""
+    pytest.importorskip("deepspeed")
+    pytest.importorskip("all_minilm_l6_v2")
+    import socket
+    import subprocess
+    import sys
+
+    import ninja
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    script = tmp_path / "z3.py"
+    script.write_text(ZERO3_MINILM)
+    env = {**__import__("os").environ, "PATH": f"{ninja.BIN_DIR}:{__import__('os').environ['PATH']}",
+           "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, str(script), str(tmp_path), port], capture_output=True, text=True,
+                       timeout=900, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert int(p.stdout.split("numel ")[1].split()[0]) > 0, p.stdout
+    assert "shape (2, 3, 384)" in p.stdout

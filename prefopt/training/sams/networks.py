@@ -30,6 +30,7 @@ from transformers import BertModel
 
 from prefopt.config.sample_scheduler import SamSConfig
 from prefopt.core.paths import cache_root
+from prefopt.modeling.loading import without_zero3_init
 
 
 class ScratchEncoder(nn.Module):
@@ -71,8 +72,10 @@ class MiniLMEncoder(nn.Module):
 
     def __init__(self, cache_dir=None):
         super().__init__()
-
-        bert = BertModel.from_pretrained(minilm_folder(cache_dir), local_files_only=True)
+        # Whole, even inside a DeepSpeed ZeRO-3 run: the scheduler is no DeepSpeed module, and a partitioned copy
+        # (what from_pretrained builds under ZeRO-3) fails at its first forward.
+        with without_zero3_init():
+            bert = BertModel.from_pretrained(minilm_folder(cache_dir), local_files_only=True)
         self.encoder = bert.encoder
         self.dim = bert.config.hidden_size
 
