@@ -15,6 +15,9 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export TRL_EXPERIMENTAL_SILENCE := 1
+# DeepSpeed JIT-builds its CPU ops here, once per checkout: the default ~/.cache/torch_extensions is shared by every
+# checkout and virtual environment of the user, and each one with other include paths rebuilds the op (2-3 min).
+export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/.cache/torch_extensions
 SEED ?= 0
 
 SEEDS ?= 0 1 2
@@ -88,13 +91,22 @@ verify: setup ## results/reproduced vs results/reported -> results/report.md + .
 gen-make: setup ## regenerate make/cells.mk from results/cells.yaml (commit it with the registry)
 	$(PY) scripts/gen_make.py
 
-# `make <cell>` and `make eval-<cell>` for every cell, generated from the registry.
+# `make <cell>`, `make eval-<cell>` and `make rehearse-<cell>` for every cell, generated from the registry.
 include make/cells.mk
+
+# ---- rehearsals on CPU (prefopt/toy/rehearse; README "Rehearsing a cell") --------------------------------
+.PHONY: rehearse rehearse-setup
+rehearse-setup: setup $(DS_STAMP)
+
+rehearse: | rehearse-setup ## every distinct cell path on CPU with miniature models (REHEARSE_ARGS=--all: every trainable cell) -> results/rehearsal/table.md
+	$(PY) -m prefopt.toy.rehearse $(REHEARSE_ARGS)
 
 # ---- benchmarks (prefopt/evaluation; README "Evaluation") -------------------------------------------------
 # Each takes MODEL (hub id, folder or tiny:...), and from `make eval-<cell>`: CELL, OUT, TEMPLATE, GENERATION.
 # ALLOW_LARGE=1 runs a model over 3B parameters on a machine without a GPU (refused otherwise).
 LARGE_FLAG = $(if $(ALLOW_LARGE),--allow_large)
+# MAX_NEW_TOKENS=n replaces the answer length of GENERATION (a quick check; `make rehearse` caps it on CPU).
+NEW_TOKENS_FLAG = $(if $(MAX_NEW_TOKENS),--max_new_tokens $(MAX_NEW_TOKENS))
 .PHONY: eval-alpaca
 AE_JUDGE ?= $(if $(JUDGE),$(JUDGE),weighted_alpaca_eval_gpt4_turbo)
 
@@ -102,20 +114,20 @@ eval-alpaca: setup ## AlpacaEval 2 of MODEL=... [JUDGE=<annotator>|openai:<m>@<u
 	@test -n "$(MODEL)" || { echo "usage: make eval-alpaca MODEL=<model> [JUDGE=weighted_alpaca_eval_gpt4_turbo|openai:<model>@<url>|hf:<model>] [TEMPLATE=...] [GENERATION='key=value ...'] [LIMIT=n] [REFERENCE=<gpt4_1106_preview outputs>]"; exit 2; }
 	$(PY) eval/alpacaeval2/run.py --model $(MODEL) --judge $(AE_JUDGE) $(if $(OUT),--out $(OUT)/alpacaeval2.json) \
 		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(if $(GENERATION),--generation '$(GENERATION)') \
-		$(if $(LIMIT),--limit $(LIMIT)) $(if $(REFERENCE),--reference $(REFERENCE)) $(LARGE_FLAG)
+		$(if $(LIMIT),--limit $(LIMIT)) $(if $(REFERENCE),--reference $(REFERENCE)) $(NEW_TOKENS_FLAG) $(LARGE_FLAG)
 
 .PHONY: eval-arenahard eval-mtbench eval-lmeval
 eval-arenahard: setup ## Arena-Hard v0.1 of MODEL=... [JUDGE=gpt-4-1106-preview|openai:<m>@<url>|hf:<model>|rule:length] [LIMIT=n] -> arena-hard.json
 	@test -n "$(MODEL)" || { echo "usage: make eval-arenahard MODEL=<model> [JUDGE=gpt-4-1106-preview|openai:<model>@<url>|hf:<model>|rule:length] [TEMPLATE=...] [GENERATION='key=value ...'] [LIMIT=n] [DATA=<arena-hard v0.1 folder>] [ALLOW_LARGE=1]"; exit 2; }
 	$(PY) eval/arenahard/run.py --model $(MODEL) --judge $(or $(JUDGE),gpt-4-1106-preview) $(if $(OUT),--out $(OUT)/arena-hard.json) \
 		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(if $(GENERATION),--generation '$(GENERATION)') \
-		$(if $(LIMIT),--limit $(LIMIT)) $(if $(DATA),--data $(DATA)) $(LARGE_FLAG) $(ARENAHARD_ARGS)
+		$(if $(LIMIT),--limit $(LIMIT)) $(if $(DATA),--data $(DATA)) $(NEW_TOKENS_FLAG) $(LARGE_FLAG) $(ARENAHARD_ARGS)
 
 eval-mtbench: setup ## MT-Bench of MODEL=... [JUDGE=gpt-4-1106-preview|gpt-4|...] [REFERENCE=gpt-4-turbo|gpt-4] [TEMPLATE=fastchat:<conv>] -> mt-bench.json
 	@test -n "$(MODEL)" || { echo "usage: make eval-mtbench MODEL=<model> [JUDGE=gpt-4-1106-preview|gpt-4|openai:<model>@<url>|hf:<model>|rule:length] [REFERENCE=gpt-4-turbo|gpt-4|<file>] [TEMPLATE=<name>|model|fastchat:<conversation>] [GENERATION=fastchat-default] [LIMIT=n] [ALLOW_LARGE=1]"; exit 2; }
 	$(PY) eval/mtbench/run.py --model $(MODEL) --judge $(or $(JUDGE),gpt-4-1106-preview) --reference $(or $(REFERENCE),gpt-4-turbo) \
 		$(if $(OUT),--out $(OUT)/mt-bench.json) $(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) \
-		$(if $(GENERATION),--generation '$(GENERATION)') $(if $(LIMIT),--limit $(LIMIT)) $(if $(DATA),--data $(DATA)) $(LARGE_FLAG) $(MTBENCH_ARGS)
+		$(if $(GENERATION),--generation '$(GENERATION)') $(if $(LIMIT),--limit $(LIMIT)) $(if $(DATA),--data $(DATA)) $(NEW_TOKENS_FLAG) $(LARGE_FLAG) $(MTBENCH_ARGS)
 
 eval-lmeval: setup ## lm-eval tasks of MODEL=... SUITE=leaderboard-v1|leaderboard-v2|amapo|<file.yaml> [TASKS=a,b] [LIMIT=n] -> open-llm-leaderboard.json
 	@test -n "$(MODEL)" -a -n "$(SUITE)$(TASKS)" || { echo "usage: make eval-lmeval MODEL=<model> SUITE=leaderboard-v1|leaderboard-v2|amapo|<suite.yaml> [TASKS=<task,...>] [INCLUDE_PATH=<task yaml folder>] [LIMIT=n] [BACKEND=hf|vllm] [ALLOW_LARGE=1]"; exit 2; }
@@ -147,7 +159,7 @@ eval-rm-score-usage: # checked before setup: without MODEL and RM nothing is ins
 eval-rm-score: eval-rm-score-usage setup ## a policy's answers scored by a testing RM: MODEL=<policy> RM=<run_rm.py output> [DATA=hh-test] [BASELINE=<answers>]
 	$(PY) scripts/eval_rm_score.py --model $(MODEL) --rm $(RM_MODEL) --data $(or $(DATA),hh-test) $(if $(OUT),--out_dir $(OUT)) \
 		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(if $(GENERATION),--generation '$(GENERATION)') \
-		$(if $(BASELINE),--baseline $(BASELINE)) $(EVAL_RM_SCORE_ARGS)
+		$(if $(BASELINE),--baseline $(BASELINE)) $(NEW_TOKENS_FLAG) $(EVAL_RM_SCORE_ARGS)
 
 rejection-sample: setup ## best-of-n SFT data with a reward model: CONFIG=sampling_configs/<setting>/<cell>.yaml [RJS_ARGS='--key=value']
 	@test -n "$(CONFIG)" || { echo "usage: make rejection-sample CONFIG=sampling_configs/alpaca-7b-hh/rjs.yaml [RJS_ARGS='--max_queries=100']"; exit 2; }

@@ -10,14 +10,22 @@
 #   make onpolicy-<setting> [DECODE_ARGS=...] [ANNOTATE_ARGS=...] [BINARIZE_ARGS=...]
 #       the setting's on-policy preference data (results/cells.yaml onpolicy:): decode -> post_process ->
 #       annotate -> binarize into outputs/onpolicy/<setting>/dataset, a `dataset:` for the setting's configs
+#   make rehearse-<cell> [REHEARSE_ARGS=...]
+#       the cell's own rule on 2 CPU processes with its hub models swapped for offline miniatures and its hub
+#       datasets for rehearsal copies, only the run shrunk; then kill + resume and its eval targets
+#       (prefopt/toy/rehearse; `make rehearse` runs one cell per distinct path)
 #   make list       every cell with its status
 
 ACCELERATE ?= $(VENV)/bin/accelerate
 # $(call launch,<accelerate config>): the accelerate command line, ACCELERATE_CONFIG and LAUNCH_ARGS applied.
 launch = $(strip $(ACCELERATE) launch --config_file $(or $(ACCELERATE_CONFIG),$(1)) $(LAUNCH_ARGS))
-# $(call cell_model,<default>) / $(call cell_out,<cell>): what eval-<cell> evaluates and where it writes.
+# $(call cell_model,<default>) / $(call cell_out,<cell>): what eval-<cell> evaluates and where it writes
+# (RESULTS_DIR: another folder than results/reproduced, e.g. a rehearsal's).
+RESULTS_DIR ?= results/reproduced
 cell_model = $(or $(MODEL),$(1))
-cell_out = results/reproduced/$(if $(MODEL),$(subst /,--,$(MODEL)),$(1))
+cell_out = $(RESULTS_DIR)/$(if $(MODEL),$(subst /,--,$(MODEL)),$(1))
+# Where `make onpolicy-<setting>` works (a rehearsal moves it under its own folder).
+ONPOLICY_DIR ?= outputs/onpolicy
 
 CELLS := mistral-base-sft mistral-base-rrhf mistral-base-slic-hf mistral-base-dpo mistral-base-ipo mistral-base-cpo \
   mistral-base-kto mistral-base-orpo mistral-base-r-dpo mistral-base-simpo mistral-base-lmpo mistral-base-amapo \
@@ -766,31 +774,62 @@ ONPOLICY := onpolicy-mistral-instruct onpolicy-llama3-instruct onpolicy-llama3-i
 
 # onpolicy-mistral-instruct: on-policy data of mistral-instruct (regenerates princeton-nlp/mistral-instruct-ultrafeedback)
 onpolicy-mistral-instruct: setup
-	$(PY) on_policy_data_gen/decode.py --model mistralai/Mistral-7B-Instruct-v0.2 --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out outputs/onpolicy/mistral-instruct/generations $(DECODE_ARGS)
-	$(PY) on_policy_data_gen/post_process.py --generations outputs/onpolicy/mistral-instruct/generations --out outputs/onpolicy/mistral-instruct/all_outputs.jsonl
-	$(PY) on_policy_data_gen/annotate.py --input outputs/onpolicy/mistral-instruct/all_outputs.jsonl --kind pairrm --reward_model llm-blender/PairRM --out outputs/onpolicy/mistral-instruct/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
-	$(PY) on_policy_data_gen/binarize.py --input outputs/onpolicy/mistral-instruct/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out outputs/onpolicy/mistral-instruct/dataset $(BINARIZE_ARGS)
+	$(PY) on_policy_data_gen/decode.py --model mistralai/Mistral-7B-Instruct-v0.2 --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out $(ONPOLICY_DIR)/mistral-instruct/generations $(DECODE_ARGS)
+	$(PY) on_policy_data_gen/post_process.py --generations $(ONPOLICY_DIR)/mistral-instruct/generations --out $(ONPOLICY_DIR)/mistral-instruct/all_outputs.jsonl
+	$(PY) on_policy_data_gen/annotate.py --input $(ONPOLICY_DIR)/mistral-instruct/all_outputs.jsonl --kind pairrm --reward_model llm-blender/PairRM --out $(ONPOLICY_DIR)/mistral-instruct/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
+	$(PY) on_policy_data_gen/binarize.py --input $(ONPOLICY_DIR)/mistral-instruct/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out $(ONPOLICY_DIR)/mistral-instruct/dataset $(BINARIZE_ARGS)
 
 # onpolicy-llama3-instruct: on-policy data of llama3-instruct (regenerates princeton-nlp/llama3-ultrafeedback)
 onpolicy-llama3-instruct: setup
-	$(PY) on_policy_data_gen/decode.py --model meta-llama/Meta-Llama-3-8B-Instruct --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out outputs/onpolicy/llama3-instruct/generations $(DECODE_ARGS)
-	$(PY) on_policy_data_gen/post_process.py --generations outputs/onpolicy/llama3-instruct/generations --out outputs/onpolicy/llama3-instruct/all_outputs.jsonl
-	$(PY) on_policy_data_gen/annotate.py --input outputs/onpolicy/llama3-instruct/all_outputs.jsonl --kind pairrm --reward_model llm-blender/PairRM --out outputs/onpolicy/llama3-instruct/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
-	$(PY) on_policy_data_gen/binarize.py --input outputs/onpolicy/llama3-instruct/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out outputs/onpolicy/llama3-instruct/dataset $(BINARIZE_ARGS)
+	$(PY) on_policy_data_gen/decode.py --model meta-llama/Meta-Llama-3-8B-Instruct --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out $(ONPOLICY_DIR)/llama3-instruct/generations $(DECODE_ARGS)
+	$(PY) on_policy_data_gen/post_process.py --generations $(ONPOLICY_DIR)/llama3-instruct/generations --out $(ONPOLICY_DIR)/llama3-instruct/all_outputs.jsonl
+	$(PY) on_policy_data_gen/annotate.py --input $(ONPOLICY_DIR)/llama3-instruct/all_outputs.jsonl --kind pairrm --reward_model llm-blender/PairRM --out $(ONPOLICY_DIR)/llama3-instruct/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
+	$(PY) on_policy_data_gen/binarize.py --input $(ONPOLICY_DIR)/llama3-instruct/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out $(ONPOLICY_DIR)/llama3-instruct/dataset $(BINARIZE_ARGS)
 
 # onpolicy-llama3-instruct-v0.2: on-policy data of llama3-instruct-v0.2 (regenerates princeton-nlp/llama3-ultrafeedback-armorm)
 onpolicy-llama3-instruct-v0.2: setup
-	$(PY) on_policy_data_gen/decode.py --model meta-llama/Meta-Llama-3-8B-Instruct --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out outputs/onpolicy/llama3-instruct-v0.2/generations $(DECODE_ARGS)
-	$(PY) on_policy_data_gen/post_process.py --generations outputs/onpolicy/llama3-instruct-v0.2/generations --out outputs/onpolicy/llama3-instruct-v0.2/all_outputs.jsonl
-	$(PY) on_policy_data_gen/annotate.py --input outputs/onpolicy/llama3-instruct-v0.2/all_outputs.jsonl --kind armorm --reward_model RLHFlow/ArmoRM-Llama3-8B-v0.1 --out outputs/onpolicy/llama3-instruct-v0.2/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
-	$(PY) on_policy_data_gen/binarize.py --input outputs/onpolicy/llama3-instruct-v0.2/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out outputs/onpolicy/llama3-instruct-v0.2/dataset $(BINARIZE_ARGS)
+	$(PY) on_policy_data_gen/decode.py --model meta-llama/Meta-Llama-3-8B-Instruct --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out $(ONPOLICY_DIR)/llama3-instruct-v0.2/generations $(DECODE_ARGS)
+	$(PY) on_policy_data_gen/post_process.py --generations $(ONPOLICY_DIR)/llama3-instruct-v0.2/generations --out $(ONPOLICY_DIR)/llama3-instruct-v0.2/all_outputs.jsonl
+	$(PY) on_policy_data_gen/annotate.py --input $(ONPOLICY_DIR)/llama3-instruct-v0.2/all_outputs.jsonl --kind armorm --reward_model RLHFlow/ArmoRM-Llama3-8B-v0.1 --out $(ONPOLICY_DIR)/llama3-instruct-v0.2/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
+	$(PY) on_policy_data_gen/binarize.py --input $(ONPOLICY_DIR)/llama3-instruct-v0.2/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out $(ONPOLICY_DIR)/llama3-instruct-v0.2/dataset $(BINARIZE_ARGS)
 
 # onpolicy-gemma2-it: on-policy data of gemma2-it (regenerates princeton-nlp/gemma2-ultrafeedback-armorm)
 onpolicy-gemma2-it: setup
-	VLLM_ATTENTION_BACKEND=FLASHINFER $(PY) on_policy_data_gen/decode.py --model google/gemma-2-9b-it --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out outputs/onpolicy/gemma2-it/generations $(DECODE_ARGS)
-	$(PY) on_policy_data_gen/post_process.py --generations outputs/onpolicy/gemma2-it/generations --out outputs/onpolicy/gemma2-it/all_outputs.jsonl
-	$(PY) on_policy_data_gen/annotate.py --input outputs/onpolicy/gemma2-it/all_outputs.jsonl --kind armorm --reward_model RLHFlow/ArmoRM-Llama3-8B-v0.1 --out outputs/onpolicy/gemma2-it/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
-	$(PY) on_policy_data_gen/binarize.py --input outputs/onpolicy/gemma2-it/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out outputs/onpolicy/gemma2-it/dataset $(BINARIZE_ARGS)
+	VLLM_ATTENTION_BACKEND=FLASHINFER $(PY) on_policy_data_gen/decode.py --model google/gemma-2-9b-it --data HuggingFaceH4/ultrafeedback_binarized --splits train_prefs test_prefs --seeds 13 21 42 79 100 --temperature 0.8 --top_p 0.95 --max_new_tokens 4096 --out $(ONPOLICY_DIR)/gemma2-it/generations $(DECODE_ARGS)
+	$(PY) on_policy_data_gen/post_process.py --generations $(ONPOLICY_DIR)/gemma2-it/generations --out $(ONPOLICY_DIR)/gemma2-it/all_outputs.jsonl
+	$(PY) on_policy_data_gen/annotate.py --input $(ONPOLICY_DIR)/gemma2-it/all_outputs.jsonl --kind armorm --reward_model RLHFlow/ArmoRM-Llama3-8B-v0.1 --out $(ONPOLICY_DIR)/gemma2-it/all_outputs_rm.jsonl $(ANNOTATE_ARGS)
+	$(PY) on_policy_data_gen/binarize.py --input $(ONPOLICY_DIR)/gemma2-it/all_outputs_rm.jsonl --test_prompts HuggingFaceH4/ultrafeedback_binarized --test_split test_prefs --out $(ONPOLICY_DIR)/gemma2-it/dataset $(BINARIZE_ARGS)
+
+# Rehearsals on CPU (prefopt/toy/rehearse): the cell's own rule with miniature models and mirrored data.
+REHEARSE := rehearse-mistral-base-sft rehearse-mistral-base-rrhf rehearse-mistral-base-slic-hf rehearse-mistral-base-dpo \
+  rehearse-mistral-base-ipo rehearse-mistral-base-cpo rehearse-mistral-base-kto rehearse-mistral-base-orpo \
+  rehearse-mistral-base-r-dpo rehearse-mistral-base-simpo rehearse-mistral-base-lmpo rehearse-mistral-base-amapo \
+  rehearse-mistral-instruct-rrhf rehearse-mistral-instruct-slic-hf rehearse-mistral-instruct-dpo \
+  rehearse-mistral-instruct-ipo rehearse-mistral-instruct-cpo rehearse-mistral-instruct-kto \
+  rehearse-mistral-instruct-orpo rehearse-mistral-instruct-r-dpo rehearse-mistral-instruct-simpo \
+  rehearse-mistral-instruct-lmpo rehearse-mistral-instruct-amapo rehearse-mistral-instruct-dpo-random-half \
+  rehearse-mistral-instruct-dpo-sams rehearse-llama3-base-sft rehearse-llama3-base-rrhf \
+  rehearse-llama3-base-slic-hf rehearse-llama3-base-dpo rehearse-llama3-base-ipo rehearse-llama3-base-cpo \
+  rehearse-llama3-base-kto rehearse-llama3-base-orpo rehearse-llama3-base-r-dpo rehearse-llama3-base-simpo \
+  rehearse-llama3-base-lmpo rehearse-llama3-base-amapo rehearse-llama3-instruct-rrhf \
+  rehearse-llama3-instruct-slic-hf rehearse-llama3-instruct-dpo rehearse-llama3-instruct-ipo \
+  rehearse-llama3-instruct-cpo rehearse-llama3-instruct-kto rehearse-llama3-instruct-orpo \
+  rehearse-llama3-instruct-r-dpo rehearse-llama3-instruct-simpo rehearse-llama3-instruct-lmpo \
+  rehearse-llama3-instruct-amapo rehearse-llama3-instruct-dpo-random-half rehearse-llama3-instruct-dpo-sams \
+  rehearse-llama3-instruct-v0.2-rrhf rehearse-llama3-instruct-v0.2-slic-hf rehearse-llama3-instruct-v0.2-dpo \
+  rehearse-llama3-instruct-v0.2-ipo rehearse-llama3-instruct-v0.2-cpo rehearse-llama3-instruct-v0.2-kto \
+  rehearse-llama3-instruct-v0.2-orpo rehearse-llama3-instruct-v0.2-r-dpo rehearse-llama3-instruct-v0.2-simpo \
+  rehearse-llama3-instruct-v0.2-dpo-random-half rehearse-llama3-instruct-v0.2-dpo-sams rehearse-gemma2-it-dpo \
+  rehearse-gemma2-it-simpo rehearse-gemma2-it-ipo rehearse-gemma2-it-cpo rehearse-gemma2-it-kto \
+  rehearse-gemma2-it-orpo rehearse-gemma2-it-r-dpo rehearse-gemma2-it-dpo-random-half \
+  rehearse-gemma2-it-dpo-sams rehearse-pythia-2.8b-hh-dpo rehearse-pythia-2.8b-hh-dpo-sams \
+  rehearse-pythia-2.8b-hh-kto rehearse-pythia-2.8b-hh-kto-sams rehearse-pythia-2.8b-shp-dpo \
+  rehearse-pythia-2.8b-shp-dpo-sams rehearse-pythia-2.8b-shp-kto rehearse-pythia-2.8b-shp-kto-sams \
+  rehearse-hh-base-rm rehearse-hh-apo-rm rehearse-hh-base-rjs rehearse-hh-apo-rjs
+.PHONY: $(REHEARSE)
+
+$(REHEARSE): rehearse-%: | rehearse-setup
+	$(PY) -m prefopt.toy.rehearse $* $(REHEARSE_ARGS)
 
 # Benchmark entry points that no Makefile defines yet answer with what is missing (see the docstring of
 # prefopt/cells_make.py); a typo in a cell name gets the last line.

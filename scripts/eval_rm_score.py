@@ -31,6 +31,7 @@ def run(argv):
     ap.add_argument("--split", default="test")
     ap.add_argument("--template", default=None, help="hh, tokenizer, or a Jinja chat template")
     ap.add_argument("--generation", default=None, help="'key=value ...' decoding settings (the registry's)")
+    ap.add_argument("--max_new_tokens", type=int, default=None, help="replace the settings' answer length")
     ap.add_argument("--baseline", default=None, help="answers file (or its folder) of the policy to compare with")
     ap.add_argument("--out_dir", default=None)
     ap.add_argument("--cell", default=None)
@@ -44,11 +45,12 @@ def run(argv):
     a = ap.parse_args(argv)
 
     from prefopt.core.cli import configure_logging
+    from prefopt.evaluation.settings import with_max_new_tokens
     from prefopt.reward.score_eval import data_source, evaluate_policy
 
     configure_logging()
     out = Path(a.out_dir) / f"{data_source(a.data)[1]}.json" if a.out_dir else None
-    res, path = evaluate_policy(a.model, a.rm, a.data, split=a.split, template=a.template, generation=a.generation,
+    res, path = evaluate_policy(a.model, a.rm, a.data, split=a.split, template=a.template, generation=with_max_new_tokens(a.generation, a.max_new_tokens),
                           baseline=a.baseline, out=out, cell=a.cell, limit=a.limit, seed=a.seed,
                           batch_size=a.batch_size, rm_batch_size=a.rm_batch_size, rm_max_length=a.rm_max_length,
                           dtype=a.dtype, device=a.device)

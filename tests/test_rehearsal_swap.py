@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from prefopt.config import ModelArguments
 from prefopt.core.errors import InputError
 from prefopt.core.manifest import build_manifest
 from prefopt.core.rehearsal import MIRROR_ENV, MODELS_ENV, is_rehearsal, lineage, swap_model
 from prefopt.modeling.loading import load_model, load_tokenizer, resolve
-from prefopt.config import ModelArguments
 
 MISTRAL = "mistralai/Mistral-7B-v0.1"
 

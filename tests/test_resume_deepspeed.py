@@ -53,7 +53,9 @@ def _launch(root: Path, cfg: Path, out: Path, port: int, kill_at: int = 0):
            "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu", "HOME": os.environ.get("HOME", str(root)),
            "PREFOPT_CACHE": str(root / "cache"), "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-           "KILL_AT_STEP": str(kill_at), "KILL_DURING_SAVE": "0"}
+           "KILL_AT_STEP": str(kill_at), "KILL_DURING_SAVE": "0",
+           # the JIT-built comm op: `make test-slow` keeps it in the checkout's cache (see the Makefile)
+           **{k: os.environ[k] for k in ("TORCH_EXTENSIONS_DIR",) if k in os.environ}}
     # The cluster config itself, scaled to 2 CPU ranks in fp32 (bit-exactness; bf16 on CPU is not the point here).
     cmd = [sys.executable, "-m", "accelerate.commands.launch",
            "--config_file", str(REPO / "accelerate_configs/deepspeed_zero3.yaml"),

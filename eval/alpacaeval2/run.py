@@ -19,20 +19,21 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from prefopt.core.cli import main  # noqa: E402
+from prefopt.core.paths import shared_data_dir  # noqa: E402
 
-DEFAULT_REFERENCE = ROOT.parent / "shared" / "data" / "alpaca_eval" / "gpt4_1106_preview_model_outputs.json"
+DEFAULT_REFERENCE = shared_data_dir() / "alpaca_eval" / "gpt4_1106_preview_model_outputs.json"
 
 
 def run(argv):
     from prefopt.evaluation.alpaca import DEFAULT_JUDGE, run_alpaca  # noqa: PLC0415
-    from prefopt.evaluation.cli import benchmark_parser, output_path  # noqa: PLC0415
+    from prefopt.evaluation.cli import benchmark_parser, generation_of, output_path  # noqa: PLC0415
 
     ap = benchmark_parser("eval/alpacaeval2/run.py", "alpacaeval2", judge=DEFAULT_JUDGE, generation=None)
     ap.add_argument("--reference", default=str(DEFAULT_REFERENCE), help="gpt4_1106_preview's outputs (805)")
     a = ap.parse_args(argv)
     out = output_path(a, "alpacaeval2")
     result = run_alpaca(model=a.model, out=out, reference=a.reference, judge=a.judge, template=a.template,
-                        generation=a.generation, cell=a.cell, limit=a.limit, batch_size=a.batch_size, name=a.name,
+                        generation=generation_of(a), cell=a.cell, limit=a.limit, batch_size=a.batch_size, name=a.name,
                         allow_large=a.allow_large)
     print(f"wrote {out}")
     for k, v in result["metrics"].items():

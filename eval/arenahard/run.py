@@ -20,13 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from prefopt.core.cli import main  # noqa: E402
+from prefopt.core.paths import shared_data_dir  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "arena_hard_v0.1"
+DEFAULT_DATA = shared_data_dir() / "arena_hard_v0.1"
 
 
 def run(argv):
     from prefopt.evaluation.arena_hard import BENCHMARK, DEFAULT_JUDGE, run_arena_hard  # noqa: PLC0415
-    from prefopt.evaluation.cli import benchmark_parser, output_path  # noqa: PLC0415
+    from prefopt.evaluation.cli import benchmark_parser, generation_of, output_path  # noqa: PLC0415
 
     ap = benchmark_parser("eval/arenahard/run.py", BENCHMARK, judge=DEFAULT_JUDGE, generation="greedy max_new_tokens=4096")
     ap.add_argument("--data", default=str(DEFAULT_DATA))
@@ -35,7 +36,7 @@ def run(argv):
     a = ap.parse_args(argv)
     out = output_path(a, BENCHMARK)
     result = run_arena_hard(model=a.model, out=out, data=a.data, judge=a.judge, template=a.template,
-                            generation=a.generation, cell=a.cell, limit=a.limit, batch_size=a.batch_size,
+                            generation=generation_of(a), cell=a.cell, limit=a.limit, batch_size=a.batch_size,
                             name=a.name, rounds=a.rounds, seed=a.seed, allow_large=a.allow_large)
     d = result["details"]
     print(f"wrote {out}")

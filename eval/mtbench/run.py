@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from prefopt.core.cli import main  # noqa: E402
+from prefopt.core.paths import shared_data_dir  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = shared_data_dir()
 REFERENCES = {
     "gpt-4-turbo": SHARED / "simpo_repo_assets" / "eval" / "mt-bench" / "gpt-4-1106-preview.jsonl",
     "gpt-4": SHARED / "mt_bench" / "reference_answer_gpt-4.jsonl",
@@ -31,7 +32,7 @@ REFERENCES = {
 
 
 def run(argv):
-    from prefopt.evaluation.cli import benchmark_parser, output_path  # noqa: PLC0415
+    from prefopt.evaluation.cli import benchmark_parser, generation_of, output_path  # noqa: PLC0415
     from prefopt.evaluation.mt_bench import BENCHMARK, DEFAULT_JUDGE, run_mt_bench  # noqa: PLC0415
 
     ap = benchmark_parser("eval/mtbench/run.py", BENCHMARK, judge=DEFAULT_JUDGE, generation="fastchat-default")
@@ -41,7 +42,7 @@ def run(argv):
     out = output_path(a, BENCHMARK)
     reference = REFERENCES.get(a.reference, Path(a.reference))
     result = run_mt_bench(model=a.model, out=out, data=a.data, reference=reference, judge=a.judge,
-                          template=a.template, generation=a.generation, cell=a.cell, limit=a.limit,
+                          template=a.template, generation=generation_of(a), cell=a.cell, limit=a.limit,
                           batch_size=a.batch_size, allow_large=a.allow_large)
     d = result["details"]
     print(f"wrote {out}")

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from prefopt.core.cli import main  # noqa: E402
+from prefopt.core.paths import shared_data_dir  # noqa: E402
 
 
 def run(argv):
@@ -29,7 +30,7 @@ def run(argv):
     ap = argparse.ArgumentParser(prog="eval/rm_bench/run.py")
     ap.add_argument("--model", required=True)
     ap.add_argument("--ref", default=None)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "rm_bench"))
+    ap.add_argument("--data", default=str(shared_data_dir() / "rm_bench"))
     ap.add_argument("--name", default=None)
     ap.add_argument("--out", default=None)
     ap.add_argument("--cell", default=None, help="registry cell id written into the file (make eval-<cell>)")

@@ -117,3 +117,11 @@ def parse_generation(spec: str | None, **overrides) -> GenerationSettings:
         if getattr(out, key) < 1:
             raise InputError(f"GENERATION: {key} must be >= 1, got {getattr(out, key)}", where="GENERATION")
     return out
+
+
+def with_max_new_tokens(spec: str | None, max_new_tokens: int | None) -> str | None:
+    """`spec` with its answer length replaced by `max_new_tokens` (MAX_NEW_TOKENS=, e.g. a CPU rehearsal's cap),
+    written into the string so the result's manifest records the length that was used."""
+    if max_new_tokens is None:
+        return spec
+    return f"{spec or ''} max_new_tokens={int(max_new_tokens)}".strip()

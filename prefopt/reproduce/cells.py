@@ -135,6 +135,9 @@ class Cell:
         return "no training (released model)"
 
 
+ONPOLICY_ROOT = "outputs/onpolicy"  # where `make onpolicy-<setting>` works (the rules' $(ONPOLICY_DIR) default)
+
+
 @dataclass(frozen=True)
 class OnPolicyRecipe:
     """How a setting's on-policy preference data is made (`make onpolicy-<setting>`, on_policy_data_gen/)."""
@@ -153,7 +156,7 @@ class OnPolicyRecipe:
 
     @property
     def work_dir(self) -> str:
-        return f"outputs/onpolicy/{self.setting}"
+        return f"{ONPOLICY_ROOT}/{self.setting}"
 
     @property
     def dataset_dir(self) -> str:

@@ -18,7 +18,7 @@ from collections import defaultdict
 
 from prefopt.core.paths import REPO_ROOT
 
-from .cells import CELLS_FILE, Cell, OnPolicyRecipe, Registry, issue_text
+from .cells import CELLS_FILE, ONPOLICY_ROOT, Cell, OnPolicyRecipe, Registry, issue_text
 
 HEADER = f"""\
 # GENERATED from {CELLS_FILE.relative_to(REPO_ROOT)} and results/reported/*.csv by scripts/gen_make.py: do not edit.
@@ -33,14 +33,22 @@ HEADER = f"""\
 #   make onpolicy-<setting> [DECODE_ARGS=...] [ANNOTATE_ARGS=...] [BINARIZE_ARGS=...]
 #       the setting's on-policy preference data (results/cells.yaml onpolicy:): decode -> post_process ->
 #       annotate -> binarize into outputs/onpolicy/<setting>/dataset, a `dataset:` for the setting's configs
+#   make rehearse-<cell> [REHEARSE_ARGS=...]
+#       the cell's own rule on 2 CPU processes with its hub models swapped for offline miniatures and its hub
+#       datasets for rehearsal copies, only the run shrunk; then kill + resume and its eval targets
+#       (prefopt/toy/rehearse; `make rehearse` runs one cell per distinct path)
 #   make list       every cell with its status
 
 ACCELERATE ?= $(VENV)/bin/accelerate
 # $(call launch,<accelerate config>): the accelerate command line, ACCELERATE_CONFIG and LAUNCH_ARGS applied.
 launch = $(strip $(ACCELERATE) launch --config_file $(or $(ACCELERATE_CONFIG),$(1)) $(LAUNCH_ARGS))
-# $(call cell_model,<default>) / $(call cell_out,<cell>): what eval-<cell> evaluates and where it writes.
+# $(call cell_model,<default>) / $(call cell_out,<cell>): what eval-<cell> evaluates and where it writes
+# (RESULTS_DIR: another folder than results/reproduced, e.g. a rehearsal's).
+RESULTS_DIR ?= results/reproduced
 cell_model = $(or $(MODEL),$(1))
-cell_out = results/reproduced/$(if $(MODEL),$(subst /,--,$(MODEL)),$(1))
+cell_out = $(RESULTS_DIR)/$(if $(MODEL),$(subst /,--,$(MODEL)),$(1))
+# Where `make onpolicy-<setting>` works (a rehearsal moves it under its own folder).
+ONPOLICY_DIR ?= {ONPOLICY_ROOT}
 """
 
 
@@ -90,7 +98,8 @@ def _flag_values(values) -> str:
 def _onpolicy_rule(r: OnPolicyRecipe) -> list[str]:
     """`make onpolicy-<setting>`: the four steps of on_policy_data_gen/ with the setting's recipe."""
     env = "".join(f"{k}={v} " for k, v in r.env.items())
-    work, gen = r.work_dir, f"{r.work_dir}/generations"
+    work = r.work_dir.replace(ONPOLICY_ROOT, "$(ONPOLICY_DIR)", 1)
+    gen = f"{work}/generations"
     decode = ["--model", r.generator, "--data", r.prompts["data"], "--splits", _flag_values(r.prompts["splits"])]
     if r.prompts.get("field"):
         decode += ["--prompt_field", r.prompts["field"]]
@@ -108,9 +117,18 @@ def _onpolicy_rule(r: OnPolicyRecipe) -> list[str]:
         f"\t$(PY) on_policy_data_gen/annotate.py --input {work}/all_outputs.jsonl --kind {r.reward_model['kind']} "
         f"--reward_model {r.reward_model['model']} --out {work}/all_outputs_rm.jsonl $(ANNOTATE_ARGS)",
         f"\t$(PY) on_policy_data_gen/binarize.py --input {work}/all_outputs_rm.jsonl {' '.join(split)} "
-        f"--out {r.dataset_dir} $(BINARIZE_ARGS)",
+        f"--out {work}/dataset $(BINARIZE_ARGS)",
         "",
     ]
+
+
+def _rehearse_rules(cells: list[Cell]) -> list[str]:
+    """`make rehearse-<cell>` for every cell that trains (prefopt.toy.rehearse)."""
+    names = [f"rehearse-{c.id}" for c in cells if c.train == "config"]
+    return ["# Rehearsals on CPU (prefopt/toy/rehearse): the cell's own rule with miniature models and mirrored data.",
+            "REHEARSE := " + _wrap(names), ".PHONY: $(REHEARSE)", "",
+            "$(REHEARSE): rehearse-%: | rehearse-setup",
+            "\t$(PY) -m prefopt.toy.rehearse $* $(REHEARSE_ARGS)", ""]
 
 
 def _pending_messages(registry: Registry) -> list[str]:
@@ -145,6 +163,7 @@ def render(registry: Registry) -> str:
                 ".PHONY: $(ONPOLICY)", ""]
         for recipe in registry.onpolicy.values():
             out += _onpolicy_rule(recipe)
+    out += _rehearse_rules(cells)
     out += ["# Benchmark entry points that no Makefile defines yet answer with what is missing (see the docstring of",
             "# prefopt/cells_make.py); a typo in a cell name gets the last line.",
             *_pending_messages(registry), "",

@@ -33,6 +33,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre
 from transformers.convert_slow_tokenizer import TikTokenConverter, generate_merges
 
 from prefopt.core.errors import InputError
+from prefopt.core.paths import shared_data_dir
 from prefopt.toy.diskcache import build_once, content_hash, file_sha256
 
 from .tiny import default_cache_dir, default_corpus
@@ -212,12 +213,6 @@ GEMMA2_VOCAB = 256000
 GPTNEOX_SPECIALS = ["<|endoftext|>", "<|padding|>"]
 GPTNEOX_SPACE_RUNS = [" " * n for n in range(24, 1, -1)]
 GPTNEOX_VOCAB = 50277
-
-
-def shared_data_dir() -> Path:
-    """$PREFOPT_SHARED_DATA, else ../shared/data beside the checkout (as tests/conftest.py)."""
-    env = os.environ.get("PREFOPT_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def standin_corpus() -> tuple[list[str], str]:

@@ -54,12 +54,13 @@ import yaml
 from datasets import Dataset, DatasetInfo, Features, List, Value
 
 from prefopt.core.errors import InputError
-from prefopt.core.paths import REPO_ROOT
+from prefopt.core.paths import SHARED_DATA_ENV
+from prefopt.core.paths import shared_data_dir as default_shared_data_dir
 from prefopt.core.rehearsal import MARKER
 from prefopt.data.files import read_file
 from prefopt.reward.converter import apo_items
 
-SHARED_ENV = "PREFOPT_SHARED_DATA"
+SHARED_ENV = SHARED_DATA_ENV
 SOURCES = {  # name -> file under the shared data folder (../shared/data)
     "uf_train": "ultrafeedback_binarized_sample/train_clean.jsonl",
     "uf_test": "ultrafeedback_binarized_sample/eval_clean.jsonl",
@@ -93,11 +94,7 @@ SHP_DOMAINS = ("askacademia", "askanthropology", "askbaking", "askcarguys", "ask
 # ---- sources -------------------------------------------------------------------------------------------------
 def shared_data_dir(shared: str | Path | None = None) -> Path:
     """--shared, else $PREFOPT_SHARED_DATA, else ../shared/data beside the checkout (as the tests look for it)."""
-    if shared:
-        return Path(shared)
-    if os.environ.get(SHARED_ENV):
-        return Path(os.environ[SHARED_ENV])
-    return REPO_ROOT.parent / "shared" / "data"
+    return Path(shared) if shared else default_shared_data_dir()
 
 
 def read_sources(shared: Path) -> dict[str, list[dict]]:
@@ -348,6 +345,19 @@ def apo_hh_split(src: dict) -> dict[str, list[dict]]:
     }
 
 
+# Rows per split of the REAL hub datasets (the table above; princeton-nlp's sizes rounded as their cards show them,
+# mistral-instruct-ultrafeedback's unknown): what a rehearsal's dry-run summary sizes the cluster run with.
+HUB_ROWS: dict[str, dict[str, int]] = {
+    "HuggingFaceH4/ultrafeedback_binarized": {"train_prefs": 61135, "test_prefs": 2000, "train_sft": 61135,
+                                              "test_sft": 1000, "train_gen": 61135, "test_gen": 1000},
+    "princeton-nlp/llama3-ultrafeedback-armorm": {"train": 59900, "test": 1960},
+    "princeton-nlp/gemma2-ultrafeedback-armorm": {"train": 59600, "test": 1940},
+    "princeton-nlp/llama3-ultrafeedback": {"train": 59900, "test": 1960},
+    "HuggingFaceH4/ultrachat_200k": {"train_sft": 207865, "test_sft": 23110, "train_gen": 256032, "test_gen": 28304},
+    "argilla/ultrafeedback-binarized-preferences-cleaned": {"train": 60917},
+    "Anthropic/hh-rlhf": {"train": 160800, "test": 8552},
+    "stanfordnlp/SHP": {"train": 348718, "validation": 18436, "test": 18409},
+}
 ARMORM, PAIRRM = (0.02, 0.25), (-4.0, 4.0)  # score ranges of the two reward models SimPO annotated with
 ONPOLICY_SCORES = {
     "princeton-nlp/llama3-ultrafeedback-armorm": ARMORM, "princeton-nlp/gemma2-ultrafeedback-armorm": ARMORM,
