@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
+from runpy import run_path
 
 import pytest
 import torch
@@ -60,9 +62,6 @@ def _prepare(raw: dict, root: Path) -> None:
     """The chain before the GPT-NeoX SFT stage: its prepared data folder (scripts/prepare_pref_data.py)."""
     for step in P.upstream_steps(raw, "accelerate_configs/fsdp.yaml", root, set()):
         assert step.kind == "prepare", step.name
-        from runpy import run_path
-        import sys
-
         argv = sys.argv
         sys.argv = step.argv[1:]
         try:

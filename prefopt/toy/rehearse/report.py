@@ -67,8 +67,8 @@ def path_row(key: tuple, cells: list[str], ran: list[dict]) -> list[str]:
     for b in benches:
         hit = next((r["evals"][b] for r in ran if r["setting"] == setting and b in r["evals"]), None)
         runs.append(f"{b}: {hit['status'] if hit else 'not rehearsed'}")
-    label = (lambda r: f"{r['cell']} ({r['status']})" if r else "not rehearsed")
-    return [setting, family, launcher.split("/")[-1], ", ".join(benches) or "-", label(train),
+    return [setting, family, launcher.split("/")[-1], ", ".join(benches) or "-",
+            f"{train['cell']} ({train['status']})" if train else "not rehearsed",
             f"{resume['cell']} ({_resume(resume)})" if resume else "not rehearsed", "; ".join(runs) or "-",
             ", ".join(cells)]
 

@@ -93,10 +93,11 @@ def _wait(proc: subprocess.Popen, timeout: float):
 
 
 def failure_message(log: Path) -> str:
-    """The root error of a log: prefopt's `error: ...` line, else the last exception line of a rank (not the
-    launcher's ChildFailedError or make's summary), else the last line."""
+    """The root error of a log: prefopt's `error: ...` line, else the first exception line of a rank (not the
+    launcher's ChildFailedError, make's summary or a peer's lost connection), else the last line."""
     lines = [ln.strip() for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
-    noise = ("ChildFailedError", "make: ***", "error_file:", "traceback :")
+    noise = ("ChildFailedError", "make: ***", "error_file:", "traceback :", "Connection closed by peer",
+             "Connection reset by peer")
     lines = [ln for ln in lines if not any(n in ln for n in noise)]
 
     def exception(ln: str) -> bool:
@@ -106,7 +107,7 @@ def failure_message(log: Path) -> str:
     for pred in (lambda ln: ln.startswith("error:"), exception, lambda ln: "Error" in ln):
         hits = [ln for ln in lines if pred(ln)]
         if hits:
-            return hits[-1][:400]
+            return hits[0][:400]  # the first: a crashed rank's own error comes before its peers' reactions
     return (lines[-1] if lines else "(empty log)")[:400]
 
 
