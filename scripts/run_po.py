@@ -15,9 +15,9 @@ from prefopt.core.cli import main  # noqa: E402
 
 
 def run(argv):
-    from prefopt.training.preference import train_preference
+    from prefopt.training.dispatch import train_from_config  # the method table's runner: pairwise, or TRL's KTO
 
-    return train_preference(*parse_config(argv, PreferenceConfig))
+    return train_from_config(*parse_config(argv, PreferenceConfig))
 
 
 if __name__ == "__main__":

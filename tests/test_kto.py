@@ -102,3 +102,17 @@ def test_kto_learns_and_writes_run_files(setup):
     assert manifest["config"]["loss_hparams"] == {"beta": 0.5}
     assert manifest["trainer"]["class"] == "trl.KTOTrainer" and manifest["trainer"]["examples"]["train"] == 512
     assert manifest["data"]["train"]["kept"] == 256
+
+
+def test_run_po_script_trains_kto_through_trl(setup):
+    """`make <setting>-kto` runs scripts/run_po.py on a `loss: kto` config. The script called the pairwise runner
+    directly, which stopped every KTO cell with "KeyError: unknown loss 'kto'"; it must dispatch to TRL's trainer."""
+    import runpy
+
+    root, model_dir, data = setup
+    cfg = root / "kto-script.yaml"
+    cfg.write_text(json.dumps(_raw(root, model_dir, data, max_steps=2, output_dir=str(root / "run-kto-script"))))
+    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "run_po.py"))
+    script["run"]([str(cfg)])
+    manifest = json.loads((root / "run-kto-script" / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and manifest["trainer"]["class"] == "trl.KTOTrainer"
