@@ -179,6 +179,17 @@ def test_save_and_load_weights(tmp_path):
         SampleSchedulerHook({**SMALL, "init_from": str(tmp_path)}, D + 1)
 
 
+def test_weights_load_on_an_indexed_cpu_device(tmp_path):
+    """Under DeepSpeed's CPU accelerator the run's device is `cpu:0`; torch.load(map_location="cpu:0") cannot restore
+    a storage ("don't know how to restore data location"), which stopped every DPO+SamS rehearsal at init_from."""
+    a = SamSScheduler(make_config(SMALL), D)
+    a.save_weights(tmp_path)
+    b = SamSScheduler(make_config({**SMALL, "seed": 7}), D, device=torch.device("cpu", 0))
+    b.load_weights(tmp_path)
+    for pa, pb in zip(a.f.parameters(), b.f.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
 def test_pool_memory_is_bounded():
     s = SamSScheduler(make_config({**SMALL, "pool_size": 1000, "pool_max_mb": 0.01}), D)  # 10 KiB
     for rnd in _rounds(0, n=8):

@@ -186,7 +186,9 @@ class SamSScheduler:
             path = path / WEIGHTS_FILE
         if not path.is_file():
             raise FileNotFoundError(f"scheduler.init_from: no scheduler weights at {path}")
-        saved = torch.load(path, map_location=self.device, weights_only=True)
+        # read on the CPU, then copied onto the networks' device: torch.load cannot map storages to an indexed
+        # CPU device ("cpu:0", what DeepSpeed's CPU accelerator gives a run)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
         if saved["d_model"] != self.d_model:
             raise ValueError(f"scheduler weights in {path} were trained on hidden size {saved['d_model']}, "
                              f"this policy has {self.d_model}")
