@@ -34,7 +34,8 @@ def _resume(r: dict) -> str:
     if not res:
         return "-"
     if res["identical_losses"]:
-        return "identical" + ("" if res["identical_metrics"] else " losses (other metrics differ)")
+        return "identical" + ("" if res["identical_metrics"] else
+                              f" losses; differ: {', '.join(res.get('differing_metrics', [])) or '?'}")
     return f"DIFFERENT (max {res.get('max_abs_loss_diff', '?')})"
 
 

@@ -124,8 +124,9 @@ def finite(rows: list[dict]) -> bool:
 def compare_resume(full: Path, cut: Path) -> dict:
     a, b = trajectory(full), trajectory(cut)
     la, lb = [r["loss"] for r in a if "loss" in r], [r["loss"] for r in b if "loss" in r]
+    differ = sorted({k for x, y in zip(a, b, strict=False) for k in set(x) | set(y) if x.get(k) != y.get(k)})
     out = {"losses_uninterrupted": la, "losses_resumed": lb, "identical_losses": la == lb,
-           "identical_metrics": a == b}
+           "identical_metrics": a == b, "differing_metrics": differ}
     if la != lb and len(la) == len(lb):
         out["max_abs_loss_diff"] = max(abs(x - y) for x, y in zip(la, lb, strict=True))
     return out
@@ -176,10 +177,10 @@ def run_plan(plan: CellPlan, root: Path) -> dict:
             continue
         if step.output_dir not in own and step.kind != "eval":
             _clear(step.output_dir)
-        if step.kind == "train" and i == _first_own(plan):
-            record["template"] = _safe_checks(plan)
         result = run_step(step, env, logs / f"{i:02d}-{step.kind}.log")
         record["steps"].append(result)
+        if i == _first_own(plan):  # after it: the data a chain writes inside the cell's rule (APO's rjs) exists
+            record["template"] = _safe_checks(plan)
         ok = _step_ok(step, result)
         if step.kind == "eval":
             record["evals"][step.benchmark] = _eval_record(step, result, ok, Path(step.output_dir))
