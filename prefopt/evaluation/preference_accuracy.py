@@ -145,11 +145,17 @@ def fill_tokenization(args, trained: dict, tokenization: dict) -> None:
             setattr(args, key, trained.get(key, value))
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="scripts/eval_pref_accuracy.py", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def policy_parser(prog: str, description: str, ref_help: str) -> argparse.ArgumentParser:
+    """The command line of a script that scores a policy's implicit reward: --model and --ref to start with."""
+    ap = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="the policy (a local folder or hub id)")
-    ap.add_argument("--ref", default=None, help="the reference; default: the policy's model_name_or_path (manifest)")
+    ap.add_argument("--ref", default=None, help=ref_help)
+    return ap
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = policy_parser("scripts/eval_pref_accuracy.py", __doc__,
+                       "the reference; default: the policy's model_name_or_path (manifest)")
     ap.add_argument("--data", required=True, help="hh | shp | a file or folder of pairs")
     ap.add_argument("--split", default="test")
     ap.add_argument("--name", default=None, help="benchmark id of the output file (default: hh, shp or the file's "

@@ -56,6 +56,7 @@ from .preference_accuracy import (
     fill_tokenization,
     load_scorer,
     margin_accuracy,
+    policy_parser,
     reference_logps,
     summed_logps,
     tokenize_for,
@@ -177,10 +178,7 @@ def evaluate(args) -> dict:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="eval/rm_robustness/run.py", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="the policy (a local folder or hub id)")
-    ap.add_argument("--ref", default=None, help="a reference: adds DPO's log-ratio accuracies (dpo_*)")
+    ap = policy_parser("eval/rm_robustness/run.py", __doc__, "a reference: adds DPO's log-ratio accuracies (dpo_*)")
     ap.add_argument("--data", default=None, help="folder with local copies of the four sets (default: the hub)")
     ap.add_argument("--settings", default=",".join(SETS), help=f"comma-separated subset of {list(SETS)}")
     ap.add_argument("--pairing", default=DEFAULT_PAIRING, choices=PAIRINGS,
