@@ -162,5 +162,7 @@ def test_make_target_and_the_amapo_cells_call_it():
     out = make_dry_run("eval-rm-robustness", "MODEL=m", "REF=r", "DATA=d", "PAIRING=all-pairs", "OUT=o", "CELL=c")
     assert "eval/rm_robustness/run.py --model m --ref r --data d" in out and "--pairing all-pairs" in out
     assert "--out o/rm-robustness.json" in out and "--cell c" in out
-    cell = make_dry_run("eval-mistral-base-amapo")
+    cell = make_dry_run("eval-mistral-base-amapo", "RM_ROBUSTNESS_DATA=r")
     assert "eval-rm-robustness MODEL=outputs/mistral-base/amapo CELL=mistral-base-amapo" in cell
+    line = next(x for x in cell.splitlines() if "eval/rm_robustness/run.py" in x)
+    assert "--model outputs/mistral-base/amapo" in line and "--data r" in line

@@ -241,6 +241,9 @@ def test_make_target_and_the_gemma_cells_call_it():
                        "GENERATION=zeroeval-default", "LIMIT=3")
     assert "eval/zeroeval/run.py --model m --tasks gsm8k --data d" in out
     assert "--out_dir o --cell c --template gemma" in out and "--generation 'zeroeval-default' --limit 3" in out
-    cell = make_dry_run("eval-gemma2-it-simpo")
+    cell = make_dry_run("eval-gemma2-it-simpo", "ZEROEVAL_DATA=z")
     assert "eval-zeroeval MODEL=outputs/gemma2-9b-it/simpo CELL=gemma2-it-simpo" in cell
     assert "TASKS=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default" in cell and "TASKS=mmlu" in cell
+    # ZEROEVAL_DATA reaches this benchmark only: arena-hard, in the same cell, keeps its own DATA default.
+    assert "eval/zeroeval/run.py --model outputs/gemma2-9b-it/simpo --tasks mmlu --data z" in cell
+    assert "--data z" not in next(x for x in cell.splitlines() if "eval/arenahard/run.py" in x)
