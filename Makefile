@@ -124,6 +124,16 @@ eval-lmeval: setup ## lm-eval tasks of MODEL=... SUITE=leaderboard-v1|leaderboar
 		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(if $(LIMIT),--limit $(LIMIT)) \
 		$(if $(BACKEND),--backend $(BACKEND)) $(LARGE_FLAG) $(LMEVAL_ARGS)
 
+.PHONY: eval-zeroeval
+# DATA names each benchmark's own data folder; through `make eval-<cell>`, which runs several benchmarks, name this
+# one's with ZEROEVAL_DATA (or RM_ROBUSTNESS_DATA below) so that the others keep theirs.
+ZEROEVAL_DATA ?= $(DATA)
+eval-zeroeval: setup ## ZeroEval zero-shot GSM8K / MMLU-Redux of MODEL=... [TASKS=gsm8k,mmlu] [DATA|ZEROEVAL_DATA=<copy of yuchenlin/zero-eval>] [LIMIT=n] -> gsm8k.json, mmlu.json
+	@test -n "$(MODEL)" || { echo "usage: make eval-zeroeval MODEL=<model> [TASKS=gsm8k,mmlu] [DATA|ZEROEVAL_DATA=<local copy of yuchenlin/zero-eval: gsm/, mmlu-redux/>] [TEMPLATE=...] [GENERATION=zeroeval-default] [LIMIT=n] [ALLOW_LARGE=1] [ZEROEVAL_ARGS='--json_pick first']"; exit 2; }
+	$(PY) eval/zeroeval/run.py --model $(MODEL) $(if $(TASKS),--tasks $(TASKS)) $(if $(ZEROEVAL_DATA),--data $(ZEROEVAL_DATA)) \
+		$(if $(OUT),--out_dir $(OUT)) $(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) \
+		$(if $(GENERATION),--generation '$(GENERATION)') $(if $(LIMIT),--limit $(LIMIT)) $(LARGE_FLAG) $(ZEROEVAL_ARGS)
+
 # ---- reward models (APO) and RM-Bench --------------------------------------------------------------------
 RM_SEEDS ?= 0 1
 .PHONY: rm-demo eval-rmbench eval-rm eval-rm-score eval-rm-score-usage rejection-sample
@@ -160,6 +170,16 @@ hh-base-rjs: $(RJS_DATA)/rjs/train.jsonl
 hh-apo-rjs: $(RJS_DATA)/rjs-apo/train.jsonl
 $(RJS_DATA)/%/train.jsonl: | setup
 	$(PY) scripts/rejection_sample.py sampling_configs/alpaca-7b-hh/$*.yaml $(RJS_ARGS)
+
+# ---- AMaPO's rm-robustness: implicit-reward ranking accuracy under distribution shift (prefopt/evaluation/rm_robustness.py)
+.PHONY: eval-rm-robustness
+RM_ROBUSTNESS_DATA ?= $(DATA)
+eval-rm-robustness: setup ## AMaPO's ranking accuracy (ID, prompt-/response-/mutual-OOD) of MODEL=<policy> [REF=<ref>] [DATA|RM_ROBUSTNESS_DATA=<folder>] [PAIRING=best-worst|all-pairs] -> rm-robustness.json
+	@test -n "$(MODEL)" || { echo "usage: make eval-rm-robustness MODEL=<policy> [REF=<reference: adds dpo_* accuracies>] [DATA|RM_ROBUSTNESS_DATA=<folder with the four rm-robustness/ultrafeedback-valid-* sets>] [PAIRING=best-worst|all-pairs] [SETTINGS=id,prompt_ood,response_ood,mutual_ood] [LIMIT=n] [RM_ROBUSTNESS_ARGS='--max_length 1024']"; exit 2; }
+	$(PY) eval/rm_robustness/run.py --model $(MODEL) $(if $(REF),--ref $(REF)) $(if $(RM_ROBUSTNESS_DATA),--data $(RM_ROBUSTNESS_DATA)) \
+		$(if $(PAIRING),--pairing $(PAIRING)) $(if $(SETTINGS),--settings $(SETTINGS)) $(if $(LIMIT),--limit $(LIMIT)) \
+		$(if $(OUT),--out $(OUT)/rm-robustness.json) $(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) \
+		$(RM_ROBUSTNESS_ARGS)
 
 # ---- SamS Table 2: implicit-reward preference accuracy (prefopt/prefacc.py) ------------------------------
 .PHONY: eval-pref-accuracy

@@ -599,8 +599,8 @@ gemma2-it-sft:
 eval-gemma2-it-sft:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 	$(MAKE) --no-print-directory eval-arenahard MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TEMPLATE=gemma GENERATION='temperature=0.0 max_new_tokens=4096 stop_token_ids=1,107'
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TASK=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TASK=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TASKS=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TASKS=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
 
 # gemma2-it-dpo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x dpo; tables: simpo/readme-gemma sams/table1 simpo/alpaca-eval-leaderboard; released: princeton-nlp/gemma-2-9b-it-DPO
 gemma2-it-dpo: | require-accelerate
@@ -608,8 +608,8 @@ gemma2-it-dpo: | require-accelerate
 eval-gemma2-it-dpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 	$(MAKE) --no-print-directory eval-arenahard MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TEMPLATE=gemma GENERATION='temperature=0.0 max_new_tokens=4096 stop_token_ids=1,107'
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TASK=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TASK=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TASKS=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TASKS=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
 
 # gemma2-it-simpo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x simpo; tables: simpo/readme-gemma simpo/alpaca-eval-leaderboard; released: princeton-nlp/gemma-2-9b-it-SimPO
 gemma2-it-simpo: | require-accelerate
@@ -617,8 +617,8 @@ gemma2-it-simpo: | require-accelerate
 eval-gemma2-it-simpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 	$(MAKE) --no-print-directory eval-arenahard MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TEMPLATE=gemma GENERATION='temperature=0.0 max_new_tokens=4096 stop_token_ids=1,107'
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TASK=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TASK=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TASKS=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TASKS=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
 
 # gemma2-it-ipo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x ipo; tables: sams/table1
 gemma2-it-ipo: | require-accelerate
@@ -800,7 +800,7 @@ pending_eval-lmeval := benchmark open-llm-leaderboard is not implemented yet (is
 pending_eval-mtbench := benchmark mt-bench is not implemented yet (issue 5): no make target eval-mtbench
 pending_eval-pref-accuracy := benchmarks hh, shp are not implemented yet (issue 6): no make target eval-pref-accuracy
 pending_eval-rm := benchmarks hh-test, hh-llm-valid are not implemented yet (issue 7): no make target eval-rm
-pending_eval-rm-robustness := benchmark rm-robustness is not implemented yet (issue 17 (item 13); protocol partly unknown: how AMaPO paired the 4 responses of the OOD sets is not published (docs/fidelity_research.md)): no make target eval-rm-robustness
+pending_eval-rm-robustness := benchmark rm-robustness is not implemented yet (issue 17 (item 13)): no make target eval-rm-robustness
 pending_eval-rm-score := benchmark hh-test is not implemented yet (issue 7): no make target eval-rm-score
 pending_eval-rmbench := benchmark rm-bench is not implemented yet (issue 7): no make target eval-rmbench
 pending_eval-zeroeval := benchmarks gsm8k, mmlu are not implemented yet (issue 17): no make target eval-zeroeval

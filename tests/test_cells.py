@@ -264,8 +264,11 @@ def test_make_dry_run_eval_of_a_cell_and_of_its_released_checkpoint():
 def test_make_eval_of_a_pending_benchmark_fails_clearly(registry):
     defined = defined_make_targets()
     pending = [(c, e) for c in registry.cells.values() for e in pending_evals(c, defined)]
-    if not pending:
-        pytest.skip("every benchmark entry point exists now")
+    if not pending:  # every entry point exists: the fallback still answers a mistyped cell name
+        out = subprocess.run(["make", "--no-print-directory", "eval-no-such-cell"], cwd=REPO, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode != 0 and "no rule for eval-no-such-cell: make list shows the cells" in out.stderr
+        return
     cell, spec = pending[0]
     # The entry point itself (not eval-<cell>, whose other benchmarks would run) answers with what is missing.
     out = subprocess.run(["make", "--no-print-directory", spec.target], cwd=REPO,
@@ -287,13 +290,14 @@ def test_readme_cells_table_is_up_to_date(registry):
     assert markdown_cells(registry) in readme, "README's cells table is stale: paste python -m prefopt.reproduce.cells table"
 
 
-def test_list_says_where_a_benchmark_protocol_is_unknown(registry):
-    """The benchmark entry points issue 17 adds: make list names the issue, and for rm-robustness says which part
-    of the protocol could not be found."""
+def test_list_says_which_protocol_parts_are_our_choice(registry):
+    """Every benchmark entry point exists; make list names the parts of a protocol no source gives and the choice the
+    entry point makes instead (AMaPO's pairing of the OOD sets, the ZeroEval version behind the Gemma table)."""
     text = list_cells(registry, [], defined_make_targets())
-    foot = text.split("Benchmark entry points not implemented yet:")[1]
+    assert "Every benchmark entry point exists." in text and "not implemented yet" not in text
+    foot = text.split("Protocol parts no source gives (our choice, a parameter of the entry point):")[1]
     robustness = next(x for x in foot.splitlines() if x.strip().startswith("eval-rm-robustness"))
-    assert "issue 17" in robustness and "protocol partly unknown" in robustness
-    assert "eval-zeroeval (gsm8k, mmlu: issue 17)" in foot
+    assert "not published" in robustness and "PAIRING=best-worst" in robustness and "PAIRING=all-pairs" in robustness
+    assert "eval-zeroeval (gsm8k)" in foot and "--json_pick last" in foot and "eval-zeroeval (mmlu)" in foot
     line = next(x for x in text.splitlines() if x.startswith("llama3-instruct-selective-dpo "))
     assert "config pending (issue 17)" in line
