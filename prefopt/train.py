@@ -261,9 +261,13 @@ def train_sft(model_args, data_args, args) -> dict:
 
 
 def train_from_config(model_args, data_args, args) -> dict:
-    """Train whatever the config describes: SFT for an SFTConfig, else the preference method it names."""
+    """Train whatever the config describes: SFT for an SFTConfig, a reward model for a RewardConfig (APO), else
+    the preference method it names."""
     from .config import SFTConfig  # noqa: PLC0415
+    from .reward.train import RewardConfig, train_rm  # noqa: PLC0415
 
     if isinstance(args, SFTConfig):
         return train_sft(model_args, data_args, args)
+    if isinstance(args, RewardConfig):
+        return train_rm(model_args, data_args, args)
     return train_preference(model_args, data_args, args)
