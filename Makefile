@@ -19,7 +19,7 @@ SEED ?= 0
 
 SEEDS ?= 0 1 2
 
-.PHONY: help setup setup-gpu demo mini-table curves test test-slow lint clean
+.PHONY: help setup setup-gpu demo mini-table mechanisms curves test test-slow lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -48,6 +48,9 @@ demo: setup ## the whole pipeline on the embedded task: tiny model -> SFT -> on-
 
 mini-table: setup ## every method from the same tiny SFT model, seeds $(SEEDS) -> results/reproduced/mini/ (~30 min)
 	$(PY) scripts/mini_table.py --seeds $(SEEDS)
+
+mechanisms: setup ## each paper's headline claim on a controlled CPU task, 3 seeds -> results/reproduced/mechanisms/ (~30 min on 2 cores)
+	$(PY) -m prefopt.toy.mechanisms --jobs 2
 
 curves: setup ## training curves of runs side by side: RUNS="outputs/a outputs/b" [OUT=compare.png] (a finished run also writes <run>/training_curves.png)
 	@test -n "$(RUNS)" || { echo 'usage: make curves RUNS="<output_dir> [<output_dir> ...]" [OUT=<file.png>]'; exit 2; }
