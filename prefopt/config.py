@@ -100,7 +100,20 @@ class PreferenceConfig(RunArguments, TrainingArguments):
         "[prompt | chosen | rejected] row per pair, the prompt computed once: the same log-probs, fewer tokens "
         "(eager or sdpa attention; not with a scheduler, which needs per-sequence hidden states). bench/: ~1.2x.",
         choices=("pairs", "shared_prefix"))
-    logp_chunk_size: int = arg(0, "Compute log-softmax normalisers over row chunks of this size (0 = one shot).")
+    logp_chunk_size: int = arg(0, "logprob_impl full only: compute log-softmax normalisers over row chunks of this "
+                                  "size (0 = one shot).", ge=0)
+    logprob_impl: str = arg(
+        "chunked", "How response log-probs are computed (policy and reference pass; prefopt.fused_logprobs). full: "
+        "the model's own forward, (N, T, V) logits; chunked: the base model's hidden states, then the LM head, "
+        "float32 logsumexp and gather over RESPONSE positions only, in chunks, recomputed in backward: the same "
+        "numbers to float rounding, peak extra memory O(logprob_chunk_tokens x V). Soft-capping (Gemma-2), tied or "
+        "untied heads, head bias and ZeRO-3 are handled; a model whose forward does more after its head is "
+        "refused on its first batch. bench/: faster and leaner at every vocabulary measured.",
+        choices=("full", "chunked"))
+    logprob_chunk_tokens: int = arg(
+        256, "logprob_impl chunked: response positions per chunk; the chunk's float32 logits (chunk x V x 4 bytes: "
+        "128 MB at 256 x 128k) are the path's peak extra memory. bench/logprob_kernels.md: 256 is within a few "
+        "percent of the fastest size.", ge=1)
     scheduler: dict = arg({}, "Optional sample scheduler block (prefopt.sams.SamSConfig: name, select_ratio, ...): "
                               "chooses which pairs of each micro-batch get gradients; {} = every pair (plain training).")
 
@@ -262,6 +275,10 @@ def build_config(raw: dict, source: str, train_cls: type = PreferenceConfig):
         model = ModelArguments(**values[ModelArguments])
         data = DataArguments(**values[DataArguments])
         train = train_cls(**values[train_cls])
+        if loss_fields:  # the bounds and choices our own keys declare (TrainingArguments checks its own)
+            from .losses.base import check_bounds  # noqa: PLC0415
+
+            check_bounds(train, names=set(config_fields(train_cls)) - set(config_fields(TrainingArguments)))
     except (TypeError, ValueError) as e:
         raise InputError(str(e).splitlines()[0], where=source, fix="correct the value named above") from None
     if model.model_name_or_path is None:

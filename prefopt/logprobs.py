@@ -45,15 +45,25 @@ def sequence_logps(
     return per_token.sum(-1), mask.sum(-1)
 
 
-def pair_forward(model, batch: dict, chunk_size: int = 0, output_hidden_states: bool = False):
+def pair_forward(model, batch: dict, chunk_size: int = 0, output_hidden_states: bool = False, impl: str = "full",
+                 chunk_tokens: int | None = None):
     """ONE forward over the concatenated 2B batch (chosen block, then rejected block).
 
     Returns (chosen_logps, rejected_logps, chosen_lengths, rejected_lengths, outputs). Every pairwise
     method, the reference pass and evaluation go through here, so methods never differ in how they score.
-    A shared-prefix batch (`SharedPrefixPairCollator`) goes to `shared_prefix_pair_forward`.
+    A shared-prefix batch (`SharedPrefixPairCollator`) goes to `shared_prefix_pair_forward`. impl "chunked"
+    (config logprob_impl) scores response positions only, without the full logits (prefopt.fused_logprobs);
+    its outputs carry no logits; chunk_tokens (config logprob_chunk_tokens) is its positions per chunk.
     """
+    if "segment_ids" in batch and output_hidden_states:
+        raise ValueError("a shared-prefix batch has no per-sequence hidden states (the SamS scheduler reads them): "
+                         "use PairCollator")
+    if impl == "chunked":
+        from .fused_logprobs import chunked_pair_forward  # noqa: PLC0415
+
+        return chunked_pair_forward(model, batch, chunk_tokens, output_hidden_states, dense_mask=_dense_mask)
     if "segment_ids" in batch:
-        return shared_prefix_pair_forward(model, batch, chunk_size, output_hidden_states)
+        return shared_prefix_pair_forward(model, batch, chunk_size)
     out = model(
         input_ids=batch["input_ids"],
         attention_mask=batch["attention_mask"],
@@ -65,11 +75,8 @@ def pair_forward(model, batch: dict, chunk_size: int = 0, output_hidden_states: 
     return logps[:b], logps[b:], lengths[:b], lengths[b:], out
 
 
-def shared_prefix_pair_forward(model, batch: dict, chunk_size: int = 0, output_hidden_states: bool = False):
+def shared_prefix_pair_forward(model, batch: dict, chunk_size: int = 0):
     """pair_forward on packed [prompt | chosen | rejected] rows: one forward, each prompt computed once."""
-    if output_hidden_states:
-        raise ValueError("a shared-prefix batch has no per-sequence hidden states (the SamS scheduler reads them): "
-                         "use PairCollator")
     out = model(input_ids=batch["input_ids"], attention_mask=_dense_mask(model, batch["attention_mask"]),
                 position_ids=batch["position_ids"], use_cache=False)
     ids, source = batch["input_ids"], batch["logit_index"]

@@ -144,13 +144,16 @@ def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, refere
         disable_dropout(model)
         model.to(args.device)
         return compute_logps(model, rows, collator, batch_size=args.per_device_eval_batch_size,
-                             chunk_size=args.logp_chunk_size)
+                             chunk_size=args.logp_chunk_size, impl=args.logprob_impl,
+                             chunk_tokens=args.logprob_chunk_tokens)
 
     if args.reference_cache == "off":
         chosen, rejected = compute()
     else:
         settings = {"dtype": model_args.torch_dtype, "attn": model_args.attn_implementation,
                     "chunk": args.logp_chunk_size, "dropout_disabled": True}
+        if args.logprob_impl != "full":  # equal to float rounding, not bitwise: its own entry (full keeps its keys)
+            settings.update(logprobs=args.logprob_impl, chunk_tokens=args.logprob_chunk_tokens)
         cache = ReferenceCache(weights_fingerprint(local_folder(ref_name, model_args.model_revision)), settings,
                                args.reference_cache_dir)
         chosen, rejected = cache.get_or_compute(rows, compute)

@@ -105,9 +105,12 @@ _BOUND_TESTS = {
 }
 
 
-def check_bounds(params) -> None:
-    """ValueError naming the field, the value and the valid range, for the first field out of its bounds."""
+def check_bounds(params, names: set[str] | None = None) -> None:
+    """ValueError naming the field, the value and the valid range, for the first field out of its bounds
+    (only the fields in `names` when given)."""
     for f in dataclasses.fields(params):
+        if names is not None and f.name not in names:
+            continue
         value = getattr(params, f.name)
         for key, (ok, text) in _BOUND_TESTS.items():
             if key in f.metadata and not ok(value, f.metadata[key]):
