@@ -163,10 +163,12 @@ def with_liger(build: Callable) -> Callable:
     cross-entropy stays off (TRL refuses it). Trainer.train() would apply them; the bench bypasses train()."""
 
     def build_with_liger(setup: Setup):
-        from transformers.integrations.liger import apply_liger_kernel  # noqa: PLC0415
+        # what transformers' apply_liger_kernel calls (its module moved between transformers releases)
+        from liger_kernel.transformers import _apply_liger_kernel_to_instance  # noqa: PLC0415
 
         contender = build(setup)
-        apply_liger_kernel(contender.trainer.model, {"fused_linear_cross_entropy": False, "cross_entropy": False})
+        _apply_liger_kernel_to_instance(model=contender.trainer.model, fused_linear_cross_entropy=False,
+                                        cross_entropy=False)
         return contender
 
     return build_with_liger

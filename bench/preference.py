@@ -41,7 +41,9 @@ QUICK = {"sizes": ["0.2m"], "repeats": 1, "warmup_steps": 1, "steps": 1, "pairs"
          "scaling": {"size": "0.2m", "pairs": [1, 2], "lengths": [32, 48], "repeats": 1, "steps": 1},
          "levers": {"size": "0.2m", "variants": ["kept", "log_softmax"], "repeats": 1},
          "vocab": {"model": {"hidden": 32, "layers": 1, "heads": 2, "intermediate": 64}, "vocabularies": [3000],
-                   "lengths": [48], "pairs": 1, "repeats": 1, "warmup_steps": 1, "steps": 1, "tokenizer_size": "0.2m"}}
+                   "lengths": [48], "pairs": 1, "repeats": 1, "warmup_steps": 1, "steps": 1, "tokenizer_size": "0.2m",
+                   "fit": {"vocab": 3000, "length": 48, "pairs": 2, "cap_mb": 4000,
+                           "contenders": ["ours-simpo", "trl-cpo-simpo"]}}}
 # The goals: (description, numerator, denominator, what the ratio must satisfy)
 # (each stated for the default layout and for the shared-prefix one, `+prefix`).
 GOALS = [(f"{what} ({layout})", num + suffix, den if den.startswith("trl") else den + suffix, key, op, target)
@@ -207,7 +209,9 @@ def report_only(out: Path) -> int:
     if "compare" in results:
         results["compare"] = summarise_compare(results["compare"], results["config"])
     if "vocab" in results:
-        results["vocab"] = vocab.summarise(results["vocab"]["points"], results["config"])
+        fit = results["vocab"].get("fit")
+        results["vocab"] = vocab.summarise(results["vocab"]["points"], results["config"],
+                                           fit.get("runs") if isinstance(fit, dict) else None)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(write_report(results, out))
     return 0

@@ -25,7 +25,8 @@ VOCAB_GOALS = [
     ("pairs/s: our SimPO / TRL CPO-SimPO", "ours-simpo", "trl-cpo-simpo", "pairs_per_s", ">=", 1.5, (128256, 1024)),
     ("pairs/s: our SimPO / TRL CPO-SimPO", "ours-simpo", "trl-cpo-simpo", "pairs_per_s", ">=", 1.2, None),
 ]
-# At the largest vocabulary: a batch TRL cannot fit under the cap runs with ours (our default contenders fit).
+# The fit check (config `vocab.fit`): one batch under a stated RSS cap; met when every "ours" contender runs and
+# every "trl" one passes the cap.
 FIT = {"ours": ("ours-dpo-cache", "ours-simpo"), "trl": ("trl-dpo", "trl-cpo-simpo")}
 
 
@@ -50,14 +51,18 @@ def prepare(cfg: dict, worker: Path) -> None:
     from bench.contenders import FULL_LOGITS  # noqa: PLC0415 (no torch at import)
 
     vc = cfg["vocab"]
-    n_pairs = (vc["warmup_steps"] + vc["steps"]) * vc["pairs"]
-    dpo = [c for c in vc["contenders"] if c.startswith("ours-dpo-cache")]
+    fit = vc.get("fit") or {}  # null in the config: no fit check
+    n_pairs = (vc["warmup_steps"] + vc["steps"]) * max(vc["pairs"], fit.get("pairs", 0))
+    dpo = [c for c in vc["contenders"] + fit.get("contenders", []) if c.startswith("ours-dpo-cache")]
     impls = sorted({"full" if c in FULL_LOGITS else None for c in dpo}, key=str)
-    for vocab in vc["vocabularies"]:
-        log(f"prepare miniature V={vocab:,}: build, tokenize {n_pairs} pairs at lengths {vc['lengths']}, "
+    lengths = {v: set(vc["lengths"]) for v in vc["vocabularies"]}
+    if fit:
+        lengths.setdefault(fit["vocab"], set()).add(fit["length"])
+    for vocab, ls in lengths.items():
+        log(f"prepare miniature V={vocab:,}: build, tokenize {n_pairs} pairs at lengths {sorted(ls)}, "
             f"reference caches for logprob_impl {[i or 'default' for i in impls]}")
         run_worker(worker, ["prepare", json.dumps(_spec(cfg, vocab, miniature=vc["model"], vocab=vocab,
-                                                        lengths=vc["lengths"], n_pairs=n_pairs, impls=impls))])
+                                                        lengths=sorted(ls), n_pairs=n_pairs, impls=impls))])
 
 
 def run(cfg: dict, worker: Path) -> dict:
@@ -70,11 +75,19 @@ def run(cfg: dict, worker: Path) -> dict:
             runs = interleaved(vc["contenders"], vc["repeats"], lambda c, v=vocab, n=length: run_worker(worker, [
                 "run", json.dumps(_spec(cfg, v, contender=c, points=[[vc["pairs"], n]], cap_mb=vc["cap_mb"]))]))
             points[key] = {"vocab": vocab, "max_length": length, "pairs": vc["pairs"], "runs": runs}
-    return summarise(points, cfg)
+    fit = None
+    if vc.get("fit"):
+        f = vc["fit"]
+        log(f"fit check V={f['vocab']} T={f['length']}, {f['pairs']} pairs, under {f['cap_mb']:,} MB RSS: "
+            f"{f['contenders']}")
+        fit = {c: [run_worker(worker, ["run", json.dumps(_spec(cfg, f["vocab"], contender=c, cap_mb=f["cap_mb"],
+                                                              points=[[f["pairs"], f["length"]]]))])]
+               for c in f["contenders"]}
+    return summarise(points, cfg, fit)
 
 
-def summarise(points: dict, cfg: dict) -> dict:
-    """Per point: a row per contender and the goals; the fit goal over the largest vocabulary's points."""
+def summarise(points: dict, cfg: dict, fit_runs: dict | None = None) -> dict:
+    """Per point: a row per contender and the goals; the fit check's rows and goal."""
     from bench.contenders import EQUAL_MATH  # noqa: PLC0415
 
     for part in points.values():
@@ -86,9 +99,12 @@ def summarise(points: dict, cfg: dict) -> dict:
                 row["equal_math_to"] = EQUAL_MATH[c]
         part["contenders"] = table
         part["goals"] = point_goals(table, part["vocab"], part["max_length"])
-    largest = max((p["vocab"] for p in points.values()), default=None)
-    fit = [fit_goal(p["contenders"], cfg["vocab"]["cap_mb"], k) for k, p in points.items() if p["vocab"] == largest]
-    return {"config": cfg["vocab"], "points": points, "fit": fit}
+    out = {"config": cfg["vocab"], "points": points}
+    if fit_runs:
+        f = cfg["vocab"]["fit"]
+        table = {c: _row(rs) for c, rs in fit_runs.items()}
+        out["fit"] = {"runs": fit_runs, "contenders": table, **fit_goal(table, f)}
+    return out
 
 
 def _row(runs: list[dict]) -> dict:
@@ -119,11 +135,13 @@ def point_goals(table: dict, vocab: int, length: int) -> list[dict]:
     return out
 
 
-def fit_goal(table: dict, cap_mb: float, point: str) -> dict:
+def fit_goal(table: dict, fit: dict) -> dict:
     ours = {c: not table[c].get("over_cap") for c in FIT["ours"] if c in table}
     trl = {c: not table[c].get("over_cap") for c in FIT["trl"] if c in table}
-    return {"goal": f"{point}: a batch TRL cannot fit under {cap_mb:,} MB RSS runs with ours", "ours_fit": ours,
-            "trl_fit": trl, "met": bool(ours) and all(ours.values()) and bool(trl) and not any(trl.values())}
+    where = f"V={fit['vocab']} T={fit['length']}, {fit['pairs']} pairs"
+    return {"goal": f"{where}: a batch TRL cannot fit under {fit['cap_mb']:,} MB RSS runs with ours",
+            "ours_fit": ours, "trl_fit": trl,
+            "met": bool(ours) and all(ours.values()) and bool(trl) and not any(trl.values())}
 
 
 def markdown(results: dict) -> list[str]:
@@ -136,29 +154,39 @@ def markdown(results: dict) -> list[str]:
              f"{results['config']['dtype']}, {results['config']['threads']} thread(s), median of {cfg['repeats']} "
              f"run(s) x {cfg['steps']} step(s) after {cfg['warmup_steps']} warm-up; RSS cap {cfg['cap_mb']:,} MB", ""]
     for key, p in part["points"].items():
-        rows = []
-        for c, r in p["contenders"].items():
-            if r.get("over_cap"):
-                rows.append([c, "did not fit", "-", "-", f"> {r['cap_mb']:,}", "-", "-", "-"])
-                continue
-            rows.append([c, r["pairs_per_s"], r["median_step_s"], r["rss_after_setup_mb"], r["peak_mb"],
-                         r["peak_above_setup_mb"], r["first_step_loss"], r.get("first_step_loss_diff")])
-        lines += [f"#### {key} ({_fmt(next(iter(p['contenders'].values())).get('n_params', 0) / 1e6)}M params)", ""]
-        lines += _table(["contender", "pairs/s", "step s", "RSS after setup MB", "peak RSS MB",
-                         "peak above setup MB", "first-step loss", "loss diff vs equal-maths"], rows) + [""]
+        n_params = next((r["n_params"] for r in p["contenders"].values() if "n_params" in r), 0)
+        lines += [f"#### {key} ({_fmt(n_params / 1e6)}M params)", ""] + _contender_table(p["contenders"]) + [""]
         if p["goals"]:
             lines += _table(["goal", "ratio", "target", "met", "note"],
                             [[g["goal"], g["ratio"], g["target"], g["met"], g.get("note", "")] for g in p["goals"]])
             lines.append("")
-    for f in part["fit"]:
-        lines.append(f"- {f['goal']}: {'met' if f['met'] else 'not met'} (ours fit: {f['ours_fit']}; "
-                     f"TRL fit: {f['trl_fit']})")
+    if part.get("fit"):
+        f = part["fit"]
+        lines += [f"#### Fit check: {f['goal']}: **{'met' if f['met'] else 'not met'}**", ""]
+        lines += _contender_table(f["contenders"]) + [""]
     return lines + [""]
+
+
+def _contender_table(table: dict) -> list[str]:
+    from bench.report import _table  # noqa: PLC0415
+
+    rows = []
+    for c, r in table.items():
+        if r.get("over_cap"):
+            rows.append([c, "did not fit", "-", "-", f"> {r['cap_mb']:,} (stopped at {r['rss_at_stop_mb']:,.0f})",
+                         "-", "-", "-"])
+            continue
+        rows.append([c, r["pairs_per_s"], r["median_step_s"], r["rss_after_setup_mb"], r["peak_mb"],
+                     r["peak_above_setup_mb"], r["first_step_loss"], r.get("first_step_loss_diff")])
+    return _table(["contender", "pairs/s", "step s", "RSS after setup MB", "peak RSS MB", "peak above setup MB",
+                   "first-step loss", "loss diff vs equal-maths"], rows)
 
 
 def plot(ax_speed, ax_mem, results: dict) -> None:
     """pairs/s and peak above setup against V at the longest length, one line per contender (log scales)."""
     part = results["vocab"]
+    if not part["points"]:
+        return
     longest = max(p["max_length"] for p in part["points"].values())
     pts = sorted((p for p in part["points"].values() if p["max_length"] == longest), key=lambda p: p["vocab"])
     for c in part["config"]["contenders"]:

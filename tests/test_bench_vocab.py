@@ -36,10 +36,13 @@ def test_vocab_goals_fit_and_report(tmp_path):
                  "ours-simpo": [_run(2.0, 1900, loss=0.95)], "trl-cpo-simpo": [_over(), _run(1.0, 15000)]}
     points = {"V=128256 T=1024": {"vocab": 128256, "max_length": 1024, "pairs": 2, "runs": runs_128k},
               "V=256000 T=1024": {"vocab": 256000, "max_length": 1024, "pairs": 2, "runs": runs_256k}}
+    fit = {"vocab": 256000, "length": 1024, "pairs": 4, "cap_mb": 4000}
     cfg = {"vocab": {"cap_mb": 16000, "model": {"hidden": 256, "layers": 2}, "pairs": 2, "repeats": 1, "steps": 1,
-                     "warmup_steps": 1, "contenders": list(runs_128k)},
+                     "warmup_steps": 1, "contenders": list(runs_128k), "fit": fit},
            "dtype": "float32", "threads": 1}
-    out = vocab.summarise(json.loads(json.dumps(points)), cfg)
+    fit_runs = {"ours-dpo-cache": [_run(1.0, 3500)], "ours-simpo": [_run(1.0, 3400)], "trl-dpo": [_over(4100)],
+                "trl-cpo-simpo": [_over(4050)]}
+    out = vocab.summarise(json.loads(json.dumps(points)), cfg, fit_runs)
     p128 = out["points"]["V=128256 T=1024"]
     goals = {(g["goal"], g["target"]): g for g in p128["goals"]}
     mem = goals[("peak above setup: our DPO with cache / TRL DPOTrainer", "<= 0.25")]
@@ -53,10 +56,12 @@ def test_vocab_goals_fit_and_report(tmp_path):
     assert p256["contenders"]["trl-cpo-simpo"]["over_cap"] and p256["contenders"]["trl-cpo-simpo"]["rss_at_stop_mb"] == 16100
     only = [g for g in p256["goals"] if g["target"] == ">= 1.2"]
     assert only[0]["met"] and only[0]["note"] == "trl-cpo-simpo did not fit"
-    assert out["fit"][0]["met"] and out["fit"][0]["ours_fit"] == {"ours-dpo-cache": True, "ours-simpo": True}
+    assert out["fit"]["met"] and out["fit"]["ours_fit"] == {"ours-dpo-cache": True, "ours-simpo": True}
+    fit_runs["trl-dpo"] = [_run(0.5, 3900)]  # one TRL trainer fits: not met
+    assert not vocab.summarise(json.loads(json.dumps(points)), cfg, fit_runs)["fit"]["met"]
     md = "\n".join(vocab.markdown({"vocab": out, "config": cfg}))
     assert "| trl-dpo | did not fit |" in md and "| ours-dpo-cache | 3.00 |" in md
-    assert "a batch TRL cannot fit under 16,000 MB RSS runs with ours: met" in md
+    assert "V=256000 T=1024, 4 pairs: a batch TRL cannot fit under 4,000 MB RSS runs with ours: **met**" in md
 
 
 def test_rss_cap_stops_a_child_and_reports_it(tmp_path):
