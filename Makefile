@@ -73,8 +73,12 @@ lint: setup
 
 .PHONY: bench
 BENCH_ARGS ?=
-bench: setup ## ours vs TRL 1.16 (DPO, CPO-SimPO) side by side, scaling, levers -> bench/results.{json,md,png} (~15 min CPU)
+bench: setup ## ours vs TRL 1.16 (DPO, CPO-SimPO): compare, scaling, levers (~15 min CPU), real vocabularies 32k-256k (~70 min) -> bench/results.{json,md,png}
 	$(PY) bench/preference.py $(BENCH_ARGS)
+
+.PHONY: bench-gpu
+bench-gpu: ## on a CUDA machine (no setup needed): ~0.5B miniature at V=128,256, ours vs TRL (+Liger) -> OUT/gpu_results.{json,md} (<= 8 min; bench/GPU.md)
+	bench/gpu.sh --out $(or $(OUT),outputs/bench-gpu) $(GPU_ARGS)
 
 clean: ## remove run outputs and caches (keeps .venv)
 	rm -rf outputs .cache

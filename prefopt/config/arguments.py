@@ -104,7 +104,20 @@ class PreferenceConfig(RunArguments, TrainingArguments):
         "[prompt | chosen | rejected] row per pair, the prompt computed once: the same log-probs, fewer tokens "
         "(eager or sdpa attention; not with a sample scheduler, which needs per-sequence hidden states).",
         choices=BATCH_LAYOUTS)
-    logp_chunk_size: int = arg(0, "Compute log-softmax normalisers over row chunks of this size (0 = one shot).", ge=0)
+    logp_chunk_size: int = arg(0, "logprob_impl full only: compute log-softmax normalisers over row chunks of this "
+                                  "size (0 = one shot).", ge=0)
+    logprob_impl: str = arg(
+        "chunked", "How response log-probs are computed (policy and reference pass; prefopt.modeling.fused_logprobs). "
+        "full: the model's own forward, (N, T, V) logits; chunked: the base model's hidden states, then the LM head, "
+        "float32 logsumexp and gather over RESPONSE positions only, in chunks, recomputed in backward: the same "
+        "numbers to float rounding, peak extra memory O(logprob_chunk_tokens x V). Soft-capping (Gemma-2), tied or "
+        "untied heads, head bias and ZeRO-3 are handled; a model whose forward does more after its head is "
+        "refused on its first batch (bench/: 3-6x the pairs/s of TRL at V >= 32k, about 0.2x its memory).",
+        choices=("full", "chunked"))
+    logprob_chunk_tokens: int = arg(
+        256, "logprob_impl chunked: response positions per chunk; the chunk's float32 logits (chunk x V x 4 bytes: "
+        "128 MB at 256 x 128k) are the path's peak extra memory (bench/logprob_kernels.md: 256 is the fastest size "
+        "or within 3% of it at V = 32k, 128k and 256k).", ge=1)
     sample_scheduler: dict = arg(
         {}, "Optional sample scheduler block (prefopt.config.sample_scheduler.SamSConfig: name, select_ratio, ...): "
             "chooses which pairs of each micro-batch get gradients; {} = every pair (plain training). The old key "

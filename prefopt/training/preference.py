@@ -63,11 +63,14 @@ def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, refere
     def score(model, part):
         with reference_forward_context(args):
             return compute_logps(model, part, collator, batch_size=args.per_device_eval_batch_size,
-                                 chunk_size=args.logp_chunk_size)
+                                 chunk_size=args.logp_chunk_size, impl=args.logprob_impl,
+                                 chunk_tokens=args.logprob_chunk_tokens)
 
     def open_cache():
         settings = {"dtype": model_args.torch_dtype, "attn": model_args.attn_implementation,
                     "chunk": args.logp_chunk_size, "dropout_disabled": True, "numerics": reference_numerics(args)}
+        if args.logprob_impl != "full":  # equal to float rounding, not bitwise: its own entry (full keeps its keys)
+            settings.update(logprobs=args.logprob_impl, chunk_tokens=args.logprob_chunk_tokens)
         weights = weights_fingerprint(local_folder(ref_name, model_args.model_revision), args.reference_cache_dir)
         return ReferenceCache(weights, settings, args.reference_cache_dir)
 

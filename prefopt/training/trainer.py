@@ -78,11 +78,13 @@ class PreferenceTrainer(Trainer):
 
     # ---- the loss -------------------------------------------------------------------------------
     def pair_logps(self, model, inputs, output_hidden_states: bool = False) -> tuple[PairLogps, object]:
-        chosen, rejected, lc, lr, out = pair_forward(model, inputs, self.args.logp_chunk_size, output_hidden_states)
+        how = {"impl": self.args.logprob_impl, "chunk_tokens": self.args.logprob_chunk_tokens}
+        chosen, rejected, lc, lr, out = pair_forward(model, inputs, self.args.logp_chunk_size, output_hidden_states,
+                                                     **how)
         ref_c, ref_r = inputs.get("ref_chosen_logps"), inputs.get("ref_rejected_logps")
         if self.loss_spec.needs_reference and ref_c is None:
             with torch.no_grad():
-                ref_c, ref_r, *_ = pair_forward(self.ref_model, inputs, self.args.logp_chunk_size)
+                ref_c, ref_r, *_ = pair_forward(self.ref_model, inputs, self.args.logp_chunk_size, **how)
         return PairLogps(chosen, rejected, lc, lr, ref_c, ref_r), out
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
