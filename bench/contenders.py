@@ -47,7 +47,7 @@ class Setup:
         return self.model_dir or f"tiny:{self.size}"
 
 
-def ours_config(setup: Setup, loss: str, reference_cache: str = "on", batch_layout: str = "pairs", **keys):
+def ours_config(setup: Setup, loss: str, reference_cache: str = "auto", batch_layout: str = "pairs", **keys):
     """(model_args, data_args, args) of our trainer, through the same parser as a real config file (`keys`: more
     config keys, e.g. logprob_impl)."""
     from prefopt.config import PreferenceConfig, build_config  # noqa: PLC0415

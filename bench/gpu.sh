@@ -6,7 +6,8 @@
 #   bench/gpu.sh --out OUTDIR [--wheels DIR] [gpu.py options, e.g. --device cpu --quick]
 #
 # --wheels DIR (default: bench/gpu_wheels when it exists): Python 3.12 wheels of what the GPU machine lacks
-# (trl, datasets, dill, multiprocess, liger-kernel; bench/gpu_wheels.sh downloads them). They are installed with
+# (trl, datasets, dill, multiprocess, liger-kernel, and the project's transformers pin; bench/gpu_wheels.sh
+# downloads them). A wheel whose exact version is already installed is skipped. They are installed with
 # --no-deps into a private folder under the output folder's parent temp dir, put first on PYTHONPATH; nothing
 # system-wide changes. A wheel that fails to install is reported; gpu.py then skips what needs it.
 set -u
@@ -28,8 +29,10 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_
 if [ -n "$WHEELS" ] && ls "$WHEELS"/*.whl >/dev/null 2>&1; then
   SITE=$(mktemp -d "${TMPDIR:-/tmp}/prefopt-gpu-site.XXXXXX")
   for w in "$WHEELS"/*.whl; do
-    mod=$(basename "$w" | cut -d- -f1)  # trl, datasets, dill, multiprocess, liger_kernel: wheel name = module name
-    "$PY" -c "import $mod" 2>/dev/null && { echo "wheel $(basename "$w"): $mod already importable, not installed"; continue; }
+    name=$(basename "$w" | cut -d- -f1)  # trl, datasets, ..., transformers: the distribution name
+    version=$(basename "$w" | cut -d- -f2)
+    have=$("$PY" -c "import importlib.metadata as m; print(m.version('$name'.replace('_', '-')))" 2>/dev/null)
+    [ "$have" = "$version" ] && { echo "wheel $(basename "$w"): $name $have already installed"; continue; }
     # one at a time, no dependencies, never from an index: what is already installed stays as it is
     "$PY" -m pip install -q --no-index --no-deps --target "$SITE" "$w" 2>&1 | tail -2 || echo "wheel $w: install failed"
   done
