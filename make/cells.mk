@@ -352,29 +352,29 @@ eval-llama3-base-amapo:
 	$(MAKE) --no-print-directory eval-rmbench MODEL=$(call cell_model,outputs/llama3-base/amapo) CELL=llama3-base-amapo OUT=$(call cell_out,llama3-base-amapo) TEMPLATE=llama3
 
 # llama3-base-amapo-no-znorm: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-znorm; tables: amapo/ablation
-llama3-base-amapo-no-znorm:
-	@echo "llama3-base-amapo-no-znorm: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-znorm: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-znorm.yaml $(ARGS)
 eval-llama3-base-amapo-no-znorm:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm) CELL=llama3-base-amapo-no-znorm OUT=$(call cell_out,llama3-base-amapo-no-znorm) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm) CELL=llama3-base-amapo-no-znorm OUT=$(call cell_out,llama3-base-amapo-no-znorm) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-exp-scaling: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-exp-scaling; tables: amapo/ablation
-llama3-base-amapo-no-exp-scaling:
-	@echo "llama3-base-amapo-no-exp-scaling: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-exp-scaling: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-exp-scaling.yaml $(ARGS)
 eval-llama3-base-amapo-no-exp-scaling:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-exp-scaling) CELL=llama3-base-amapo-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-exp-scaling) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-exp-scaling) CELL=llama3-base-amapo-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-exp-scaling) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-znorm-no-exp-scaling: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-znorm-no-exp-scaling; tables: amapo/ablation
-llama3-base-amapo-no-znorm-no-exp-scaling:
-	@echo "llama3-base-amapo-no-znorm-no-exp-scaling: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-znorm-no-exp-scaling: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-znorm-no-exp-scaling.yaml $(ARGS)
 eval-llama3-base-amapo-no-znorm-no-exp-scaling:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm-no-exp-scaling) CELL=llama3-base-amapo-no-znorm-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-znorm-no-exp-scaling) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm-no-exp-scaling) CELL=llama3-base-amapo-no-znorm-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-znorm-no-exp-scaling) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-zero-margin-correct: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-zero-margin-correct; tables: amapo/ablation
-llama3-base-amapo-no-zero-margin-correct:
-	@echo "llama3-base-amapo-no-zero-margin-correct: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-zero-margin-correct: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-zero-margin-correct.yaml $(ARGS)
 eval-llama3-base-amapo-no-zero-margin-correct:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-zero-margin-correct) CELL=llama3-base-amapo-no-zero-margin-correct OUT=$(call cell_out,llama3-base-amapo-no-zero-margin-correct) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-zero-margin-correct) CELL=llama3-base-amapo-no-zero-margin-correct OUT=$(call cell_out,llama3-base-amapo-no-zero-margin-correct) TEMPLATE=llama3 GENERATION=fastchat-default
