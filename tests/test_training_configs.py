@@ -273,7 +273,8 @@ def test_global_batch_of_every_config_is_the_documented_one():
         assert re.search(rf"= (global batch )?{gb}\b", gpu_lines), f"{_id(path)}: header does not state its batch {gb}"
     sams = {_id(p) for p in CELLS if "sample_scheduler" in _raw(p)}
     pythia = {_id(p) for p in CELLS if p.parent.name.startswith("pythia-")}
-    assert by_batch[64] == sams | pythia | {"llama-7b-hh-rm/rm-base.yaml", "llama-7b-hh-rm/rm-apo.yaml"}
+    rms = {f"llama-7b-hh-rm/{name}.yaml" for name in ("rm-base", "rm-apo", "rm-apo-from-base")}
+    assert by_batch[64] == sams | pythia | rms
     assert by_batch[32] == {"mistral-base/orpo.yaml"}
     assert set(by_batch) == {128, 64, 32}
     counts = {gb: len(ids) for gb, ids in by_batch.items()}
