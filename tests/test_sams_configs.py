@@ -51,3 +51,18 @@ def test_pythia_cells_start_from_their_sft_stage_with_one_template(setting):
     assert kto["loss"] == "kto_pair"
     for key in (set(dpo) | set(kto)) - run_keys - loss_keys:
         assert dpo.get(key) == kto.get(key), key
+
+
+@pytest.mark.parametrize("setting", ["pythia-2.8b-hh", "pythia-2.8b-shp"])
+@pytest.mark.parametrize("name", ["dpo", "dpo-sams", "kto", "kto-sams"])
+def test_pythia_cells_train_until_test_accuracy_converges(setting, name):
+    """SamS §5.2: "multi-epoch training until test accuracy converges": per-epoch accuracy on the whole test split,
+    the epoch_stopping rule, the best epoch's weights kept; the config cites the section."""
+    cfg = _raw(REPO / "training_configs" / setting / f"{name}.yaml")
+    assert cfg["num_train_epochs"] > 1 and cfg["eval_strategy"] == "epoch" and cfg["save_strategy"] == "epoch"
+    assert cfg["metric_for_best_model"] == "eval_rewards/accuracies" and cfg["greater_is_better"] is True
+    assert cfg["load_best_model_at_end"] is True and "max_eval_samples" not in cfg
+    assert cfg["epoch_stopping"] == {"patience": 2, "min_delta": 0.005, "split": "test"}
+    source = " ".join(cfg["hparams_source"].split())
+    assert "SamS paper §5.2: 'conducting multi-epoch training until test accuracy converges'" in source
+    assert "1 epoch" not in source

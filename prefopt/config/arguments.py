@@ -79,6 +79,10 @@ class RunArguments:
                                 choices=tuple(TASKS))
     task_eval_split: str = arg("val", "Which split of task_eval's prompts to judge during training.")
     task_eval_steps: int = arg(0, "Judge task_eval every N optimizer steps (0 = only at start and end).", ge=0)
+    epoch_stopping: dict = arg(
+        {}, "Optional block (prefopt.config.stopping.EpochStoppingConfig: patience, min_delta, split, ...): stop "
+            "multi-epoch training when metric_for_best_model, measured after every epoch, stops improving; {} = run "
+            "num_train_epochs.")
 
     def validate(self) -> None:
         if self.resume not in RESUME_WORDS and not os.path.isdir(self.resume):

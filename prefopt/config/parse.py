@@ -25,6 +25,7 @@ from prefopt.core.plugins import get_task
 
 from .arguments import DataArguments, ModelArguments, PreferenceConfig
 from .methods import Method, methods
+from .stopping import check_stopping
 
 logger = logging.getLogger("prefopt")
 
@@ -133,6 +134,7 @@ def check_across_groups(model, data, train, method: Method | None, source: str) 
         if train.task_eval_split not in splits:
             raise InputError(f"task_eval_split must be one of {splits} for task {train.task_eval!r}, got "
                              f"{train.task_eval_split!r}", where=source, fix="pick one of the task's splits")
+    check_stopping(train, data, source)
     if method is None:
         return
     scheduler = train.sample_scheduler

@@ -82,7 +82,7 @@ def train_preference(model_args, data_args, args) -> dict:
     spec = get_loss(args.loss)
 
     def build(tokenizer, manifest):
-        train_rows, eval_rows, report = load_splits(data_args, tokenized_pairs_loader(data_args, tokenizer))
+        train_rows, eval_rows, report = load_splits(data_args, tokenized_pairs_loader(data_args, tokenizer), args)
         if spec.needs_reference:  # every rank scores its share; no rank waits for another's whole pass
             train_rows = attach_reference_logps(train_rows, model_args, args, tokenizer)
             if eval_rows is not None:

@@ -35,7 +35,7 @@ def train_sft(model_args, data_args, args) -> dict:
     """Train an SFT run; returns the final metrics."""
 
     def build(tokenizer, manifest):
-        train_rows, eval_rows, report = load_splits(data_args, sft_loader(data_args, tokenizer))
+        train_rows, eval_rows, report = load_splits(data_args, sft_loader(data_args, tokenizer), args)
         args.remove_unused_columns = False
         trainer = Trainer(
             model=load_model(model_args.model_name_or_path, model_args), args=args, processing_class=tokenizer,
