@@ -20,13 +20,24 @@ def _raw(path: Path) -> dict:
 
 @pytest.mark.parametrize("config", SAMS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_sams_cells_load_what_their_pretraining_writes(config):
-    pretrain, sams = _raw(config.parent / "sams-pretrain.yaml"), _raw(config)
-    assert sams["sample_scheduler"]["init_from"] == pretrain["output_dir"]
-    assert pretrain["sample_scheduler"]["mode"] == "pretrain" and pretrain["learning_rate"] == 0
-    assert sams["sample_scheduler"]["freeze_encoder"] is True and pretrain["sample_scheduler"]["freeze_encoder"] is False
+    """SamS App. F.3: for an existing preference data set (the Pythia HH/SHP settings) the scheduler is pretrained
+    during the policy's SFT (sft.yaml, mode sft); for the Table 1 settings against the frozen SFT policy
+    (sams-pretrain.yaml, mode pretrain)."""
+    sams = _raw(config)
+    pythia = config.parent.name.startswith("pythia-")
+    stage = _raw(config.parent / ("sft.yaml" if pythia else "sams-pretrain.yaml"))
+    assert sams["sample_scheduler"]["init_from"] == stage["output_dir"]
+    if pythia:
+        assert stage["sample_scheduler"]["mode"] == "sft" and stage["learning_rate"] > 0   # the SFT itself trains
+        assert stage["output_dir"] == sams["model_name_or_path"]   # the policy DPO starts from, same run
+        assert not (config.parent / "sams-pretrain.yaml").exists()
+    else:
+        assert stage["sample_scheduler"]["mode"] == "pretrain" and stage["learning_rate"] == 0
+        assert stage["model_name_or_path"] == sams["model_name_or_path"]
+    assert stage["sample_scheduler"]["reward_loss"] == "sft"
+    assert sams["sample_scheduler"]["freeze_encoder"] is True and stage["sample_scheduler"]["freeze_encoder"] is False
     for key in NETWORK_KEYS:  # the checkpoint only loads into the same architecture
-        assert sams["sample_scheduler"].get(key) == pretrain["sample_scheduler"].get(key), key
-    assert pretrain["model_name_or_path"] == sams["model_name_or_path"]
+        assert sams["sample_scheduler"].get(key) == stage["sample_scheduler"].get(key), key
 
 
 @pytest.mark.parametrize("setting", ["pythia-2.8b-hh", "pythia-2.8b-shp"])
@@ -34,7 +45,7 @@ def test_pythia_cells_start_from_their_sft_stage_with_one_template(setting):
     folder = REPO / "training_configs" / setting
     sft = _raw(folder / "sft.yaml")
     assert sft["model_name_or_path"] == "EleutherAI/pythia-2.8b"
-    for name in ("dpo", "dpo-sams", "sams-pretrain", "kto", "kto-sams"):
+    for name in ("dpo", "dpo-sams", "kto", "kto-sams"):
         cfg = _raw(folder / f"{name}.yaml")
         assert cfg["model_name_or_path"] == sft["output_dir"], name
         assert cfg["chat_template"] == sft["chat_template"], name   # the prompt format of every stage

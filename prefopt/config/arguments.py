@@ -118,3 +118,8 @@ class PreferenceConfig(RunArguments, TrainingArguments):
 @dataclass
 class SFTConfig(RunArguments, TrainingArguments):
     """Training config of supervised fine-tuning (`scripts/run_sft.py`)."""
+
+    sample_scheduler: dict = arg(
+        {}, "Optional SamS block with mode: sft (prefopt.config.sample_scheduler.SamSConfig): the scheduler is "
+            "pretrained during this SFT run on its chosen responses (SamS App. F.3) and written to "
+            "<output_dir>/sams_scheduler.pt for a dpo-sams config's init_from; the SFT loss is unchanged. {} = none.")
