@@ -187,15 +187,32 @@ def test_registry_errors(tmp_path, mutate, message):
 # ------------------------------------------------------------------------------------------ make list
 
 
-def test_list_shows_every_cell_with_its_status(registry):
+def _with_a_pending_cell(tmp_path):
+    """The registry with one cell set back to `train: pending` (every cell has a config today)."""
+    data = yaml.safe_load((REPO / "results" / "cells.yaml").read_text())
+    data["settings"]["pythia-2.8b-hh"]["cells"]["dpo-sams-select25"].update(
+        {"train": "pending", "issue": "99 (item 1): a reason"})
+    path = tmp_path / "cells.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_registry(path)
+
+
+def test_list_shows_every_cell_with_its_status(registry, tmp_path):
     text = list_cells(registry, [], defined_make_targets())
     assert f"{len(registry.cells)} cells" in text
     for cid in registry.cells:
         assert re.search(rf"^{re.escape(cid)}\s", text, re.M), cid
-    line = next(x for x in text.splitlines() if x.startswith("pythia-2.8b-hh-dpo-sams-select25 "))
-    assert "config pending (issue 17)" in line
     line = next(x for x in text.splitlines() if x.startswith("llama3-instruct-simpo "))
     assert "config ready" in line
+    text = list_cells(_with_a_pending_cell(tmp_path), [], defined_make_targets())
+    line = next(x for x in text.splitlines() if x.startswith("pythia-2.8b-hh-dpo-sams-select25 "))
+    assert "config pending (issue 99)" in line
+
+
+def test_a_pending_cell_has_no_launch_and_says_why(tmp_path):
+    rules = render(_with_a_pending_cell(tmp_path))
+    rule = rules.split("\npythia-2.8b-hh-dpo-sams-select25:\n", 1)[1].split("\n")[0]
+    assert "no training config yet (issue 99 (item 1): a reason)" in rule and "accelerate" not in rule
 
 
 def test_list_cli_runs_on_the_repo():
@@ -245,7 +262,6 @@ def test_make_dry_run_overrides():
 
 
 @pytest.mark.parametrize("cell, message", [
-    ("pythia-2.8b-hh-dpo-sams-select25", "no training config yet (issue 17 (items 1-2 first)"),  # SamS ablation
     ("mistral-instruct-sft", "this table row is mistralai/Mistral-7B-Instruct-v0.2 itself"),
 ])
 def test_make_dry_run_cells_without_a_launch(cell, message):
@@ -302,4 +318,4 @@ def test_list_says_where_a_benchmark_protocol_is_unknown(registry):
     assert "issue 17" in robustness and "protocol partly unknown" in robustness
     assert "eval-zeroeval (gsm8k, mmlu: issue 17)" in foot
     line = next(x for x in text.splitlines() if x.startswith("llama3-instruct-selective-dpo "))
-    assert "config pending (issue 17)" in line
+    assert "config ready" in line   # the data_selection block (prefopt.training.selection)

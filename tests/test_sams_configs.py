@@ -77,3 +77,36 @@ def test_pythia_cells_train_until_test_accuracy_converges(setting, name):
     source = " ".join(cfg["hparams_source"].split())
     assert "SamS paper §5.2: 'conducting multi-epoch training until test accuracy converges'" in source
     assert "1 epoch" not in source
+
+
+def test_selective_dpo_cells_share_one_selection_and_differ_only_by_the_scheduler():
+    """SamS Table 3: Selective DPO and Selective DPO + SamS (75%) train on the same selected pairs, easy to hard, with
+    SamS's DPO settings of Table 1 (dpo-sams.yaml); the selection follows the released recipe."""
+    folder = REPO / "training_configs" / "llama3-instruct"
+    plain, sams, base = (_raw(folder / f"{n}.yaml") for n in ("selective-dpo", "selective-dpo-sams", "dpo-sams"))
+    assert plain["data_selection"] == sams["data_selection"] and plain["dataset"] == sams["dataset"]
+    assert plain["data_selection"] == {"source": base["dataset"], "source_split": "train", "seeds": [0, 1, 2],
+                                       "evals_per_run": 5, "keep_fraction": 0.5,
+                                       "work_dir": "outputs/llama3-instruct/selective-dpo-selection",
+                                       "keep_reference_models": False}
+    assert plain["dataset"] == plain["data_selection"]["work_dir"] + "/selected"
+    assert plain["train_sampling_strategy"] == sams["train_sampling_strategy"] == "sequential"
+    assert plain["eval_dataset"] == base["dataset"] and plain["eval_split"] == base["eval_split"]
+    assert sams["sample_scheduler"] == {**base["sample_scheduler"], "select_ratio": 0.75}
+    run_keys = {"output_dir", "run_name", "description", "hparams_source"}
+    selection_keys = {"dataset", "eval_dataset", "train_sampling_strategy", "data_selection"}
+    assert set(plain) | {"sample_scheduler"} == set(sams)
+    for key in set(base) - run_keys - selection_keys - {"sample_scheduler"}:
+        assert plain[key] == sams[key] == base[key], key
+
+
+@pytest.mark.parametrize("name, key, value", [("dpo-sams-select25", "select_ratio", 0.25),
+                                              ("dpo-sams-select75", "select_ratio", 0.75),
+                                              ("dpo-sams-select100", "select_ratio", 1.0),
+                                              ("dpo-sams-no-explore", "explore_weight", 0.0)])
+def test_pythia_hh_ablations_change_one_scheduler_key(name, key, value):
+    folder = REPO / "training_configs" / "pythia-2.8b-hh"
+    base, cfg = _raw(folder / "dpo-sams.yaml"), _raw(folder / f"{name}.yaml")
+    assert cfg["sample_scheduler"] == {**base["sample_scheduler"], key: value}
+    run_keys = {"output_dir", "run_name", "description", "hparams_source", "sample_scheduler"}
+    assert set(cfg) == set(base) and all(cfg[k] == base[k] for k in set(base) - run_keys)

@@ -274,7 +274,8 @@ def test_global_batch_of_every_config_is_the_documented_one():
     sams = {_id(p) for p in CELLS if "sample_scheduler" in _raw(p)}
     pythia = {_id(p) for p in CELLS if p.parent.name.startswith("pythia-")}
     rms = {f"llama-7b-hh-rm/{name}.yaml" for name in ("rm-base", "rm-apo", "rm-apo-from-base")}
-    assert by_batch[64] == sams | pythia | rms
+    selective = {"llama3-instruct/selective-dpo.yaml"}   # SamS's DPO settings without the scheduler (Table 3)
+    assert by_batch[64] == sams | pythia | rms | selective
     assert by_batch[32] == {"mistral-base/orpo.yaml"}
     assert set(by_batch) == {128, 64, 32}
     counts = {gb: len(ids) for gb, ids in by_batch.items()}

@@ -109,6 +109,10 @@ class PreferenceConfig(RunArguments, TrainingArguments):
         "(eager or sdpa attention; not with a sample scheduler, which needs per-sequence hidden states).",
         choices=BATCH_LAYOUTS)
     logp_chunk_size: int = arg(0, "Compute log-softmax normalisers over row chunks of this size (0 = one shot).", ge=0)
+    data_selection: dict = arg(
+        {}, "Optional block (prefopt.config.selection.DataSelectionConfig: source, seeds, keep_fraction, ...): "
+            "Selective DPO's selection, run before training when `dataset` does not hold it yet: reference runs on "
+            "halves of source rank the pairs by held-out loss, the easiest are written to `dataset`. {} = none.")
     sample_scheduler: dict = arg(
         {}, "Optional sample scheduler block (prefopt.config.sample_scheduler.SamSConfig: name, select_ratio, ...): "
             "chooses which pairs of each micro-batch get gradients; {} = every pair (plain training). The old key "

@@ -25,6 +25,7 @@ from prefopt.core.plugins import get_task
 
 from .arguments import DataArguments, ModelArguments, PreferenceConfig, SFTConfig
 from .methods import Method, methods
+from .selection import check_selection
 from .stopping import check_stopping
 
 logger = logging.getLogger("prefopt")
@@ -139,6 +140,7 @@ def check_across_groups(model, data, train, method: Method | None, source: str) 
         check_sft_scheduler(make_config(train.sample_scheduler, source), source)
     if method is None:
         return
+    check_selection(data, train, method, source)
     scheduler = train.sample_scheduler
     if scheduler:
         if not method.takes_sample_scheduler:

@@ -92,6 +92,8 @@ class PreferenceTrainer(ExtraStateMixin, Trainer):
             # Evaluation must not move a stateful loss's running statistics: it sees a copy.
             state = self.loss_state if mode == "train" or self.loss_state is None else dict(self.loss_state)
             result = self.loss_spec.fn(x, state, **self.loss_hparams)
+        if mode == "eval":
+            self._eval_pair_losses = result.losses.detach()
         if hook is None:
             loss = result.losses.mean()
         else:
@@ -108,10 +110,14 @@ class PreferenceTrainer(ExtraStateMixin, Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """The batch's mean loss; with a compute_metrics and rows that carry `row_index`, also each pair's loss and
+        its row (transformers gathers both over ranks in data set order: per-pair records of an evaluation)."""
         inputs = self._prepare_inputs(inputs)
         with torch.no_grad(), self.compute_loss_context_manager():
             loss = self.compute_loss(model, inputs)
-        return loss.detach(), None, None
+        if prediction_loss_only or "row_index" not in inputs:
+            return loss.detach(), None, None
+        return loss.detach(), self._eval_pair_losses.float(), inputs["row_index"]
 
     # ---- metrics --------------------------------------------------------------------------------
     def _record(self, mode: str, x: PairLogps, result) -> None:
