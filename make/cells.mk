@@ -352,29 +352,29 @@ eval-llama3-base-amapo:
 	$(MAKE) --no-print-directory eval-rmbench MODEL=$(call cell_model,outputs/llama3-base/amapo) CELL=llama3-base-amapo OUT=$(call cell_out,llama3-base-amapo) TEMPLATE=llama3
 
 # llama3-base-amapo-no-znorm: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-znorm; tables: amapo/ablation
-llama3-base-amapo-no-znorm:
-	@echo "llama3-base-amapo-no-znorm: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-znorm: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-znorm.yaml $(ARGS)
 eval-llama3-base-amapo-no-znorm:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm) CELL=llama3-base-amapo-no-znorm OUT=$(call cell_out,llama3-base-amapo-no-znorm) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm) CELL=llama3-base-amapo-no-znorm OUT=$(call cell_out,llama3-base-amapo-no-znorm) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-exp-scaling: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-exp-scaling; tables: amapo/ablation
-llama3-base-amapo-no-exp-scaling:
-	@echo "llama3-base-amapo-no-exp-scaling: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-exp-scaling: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-exp-scaling.yaml $(ARGS)
 eval-llama3-base-amapo-no-exp-scaling:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-exp-scaling) CELL=llama3-base-amapo-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-exp-scaling) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-exp-scaling) CELL=llama3-base-amapo-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-exp-scaling) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-znorm-no-exp-scaling: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-znorm-no-exp-scaling; tables: amapo/ablation
-llama3-base-amapo-no-znorm-no-exp-scaling:
-	@echo "llama3-base-amapo-no-znorm-no-exp-scaling: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-znorm-no-exp-scaling: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-znorm-no-exp-scaling.yaml $(ARGS)
 eval-llama3-base-amapo-no-znorm-no-exp-scaling:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm-no-exp-scaling) CELL=llama3-base-amapo-no-znorm-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-znorm-no-exp-scaling) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm-no-exp-scaling) CELL=llama3-base-amapo-no-znorm-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-znorm-no-exp-scaling) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-zero-margin-correct: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-zero-margin-correct; tables: amapo/ablation
-llama3-base-amapo-no-zero-margin-correct:
-	@echo "llama3-base-amapo-no-zero-margin-correct: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-zero-margin-correct: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-zero-margin-correct.yaml $(ARGS)
 eval-llama3-base-amapo-no-zero-margin-correct:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-zero-margin-correct) CELL=llama3-base-amapo-no-zero-margin-correct OUT=$(call cell_out,llama3-base-amapo-no-zero-margin-correct) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-zero-margin-correct) CELL=llama3-base-amapo-no-zero-margin-correct OUT=$(call cell_out,llama3-base-amapo-no-zero-margin-correct) TEMPLATE=llama3 GENERATION=fastchat-default
@@ -488,15 +488,15 @@ eval-llama3-instruct-dpo-sams:
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/dpo-sams) CELL=llama3-instruct-dpo-sams OUT=$(call cell_out,llama3-instruct-dpo-sams) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-instruct-selective-dpo: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback (PairRM) x selective-dpo; tables: sams/table3
-llama3-instruct-selective-dpo:
-	@echo "llama3-instruct-selective-dpo: no training config yet (issue 17 (item 7): needs a Selective DPO data-selection step (rank pairs by held-out DPO loss of reference runs, keep the easiest 50%, train easy-to-hard)); make list shows every cell's status" >&2; exit 1
+llama3-instruct-selective-dpo: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-instruct/selective-dpo.yaml $(ARGS)
 eval-llama3-instruct-selective-dpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo) CELL=llama3-instruct-selective-dpo OUT=$(call cell_out,llama3-instruct-selective-dpo) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo) CELL=llama3-instruct-selective-dpo OUT=$(call cell_out,llama3-instruct-selective-dpo) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-instruct-selective-dpo-sams: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback (PairRM) x selective-dpo-sams; tables: sams/table3
-llama3-instruct-selective-dpo-sams:
-	@echo "llama3-instruct-selective-dpo-sams: no training config yet (issue 17 (item 7): Selective DPO's selected data plus the SamS scheduler with 75% selection); make list shows every cell's status" >&2; exit 1
+llama3-instruct-selective-dpo-sams: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-instruct/selective-dpo-sams.yaml $(ARGS)
 eval-llama3-instruct-selective-dpo-sams:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo-sams) CELL=llama3-instruct-selective-dpo-sams OUT=$(call cell_out,llama3-instruct-selective-dpo-sams) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo-sams) CELL=llama3-instruct-selective-dpo-sams OUT=$(call cell_out,llama3-instruct-selective-dpo-sams) TEMPLATE=llama3 GENERATION=fastchat-default
@@ -687,26 +687,26 @@ eval-pythia-2.8b-hh-kto-sams:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/kto-sams) CELL=pythia-2.8b-hh-kto-sams OUT=$(call cell_out,pythia-2.8b-hh-kto-sams) DATA=hh
 
 # pythia-2.8b-hh-dpo-sams-select25: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-select25; tables: sams/ablation
-pythia-2.8b-hh-dpo-sams-select25:
-	@echo "pythia-2.8b-hh-dpo-sams-select25: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with select_ratio 0.25); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo-sams-select25: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams-select25.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams-select25:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-select25) CELL=pythia-2.8b-hh-dpo-sams-select25 OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-select25) DATA=hh
 
 # pythia-2.8b-hh-dpo-sams-select75: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-select75; tables: sams/ablation
-pythia-2.8b-hh-dpo-sams-select75:
-	@echo "pythia-2.8b-hh-dpo-sams-select75: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with select_ratio 0.75); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo-sams-select75: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams-select75.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams-select75:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-select75) CELL=pythia-2.8b-hh-dpo-sams-select75 OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-select75) DATA=hh
 
 # pythia-2.8b-hh-dpo-sams-select100: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-select100; tables: sams/ablation
-pythia-2.8b-hh-dpo-sams-select100:
-	@echo "pythia-2.8b-hh-dpo-sams-select100: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with select_ratio 1.0); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo-sams-select100: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams-select100.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams-select100:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-select100) CELL=pythia-2.8b-hh-dpo-sams-select100 OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-select100) DATA=hh
 
 # pythia-2.8b-hh-dpo-sams-no-explore: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-no-explore; tables: sams/ablation
-pythia-2.8b-hh-dpo-sams-no-explore:
-	@echo "pythia-2.8b-hh-dpo-sams-no-explore: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with explore_weight 0 (scores from f_S alone)); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo-sams-no-explore: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams-no-explore.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams-no-explore:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-no-explore) CELL=pythia-2.8b-hh-dpo-sams-no-explore OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-no-explore) DATA=hh
 

@@ -79,6 +79,10 @@ class RunArguments:
                                 choices=tuple(TASKS))
     task_eval_split: str = arg("val", "Which split of task_eval's prompts to judge during training.")
     task_eval_steps: int = arg(0, "Judge task_eval every N optimizer steps (0 = only at start and end).", ge=0)
+    epoch_stopping: dict = arg(
+        {}, "Optional block (prefopt.config.stopping.EpochStoppingConfig: patience, min_delta, split, ...): stop "
+            "multi-epoch training when metric_for_best_model, measured after every epoch, stops improving; {} = run "
+            "num_train_epochs.")
 
     def validate(self) -> None:
         if self.resume not in RESUME_WORDS and not os.path.isdir(self.resume):
@@ -118,6 +122,10 @@ class PreferenceConfig(RunArguments, TrainingArguments):
         256, "logprob_impl chunked: response positions per chunk; the chunk's float32 logits (chunk x V x 4 bytes: "
         "128 MB at 256 x 128k) are the path's peak extra memory (bench/logprob_kernels.md: 256 is the fastest size "
         "or within 3% of it at V = 32k, 128k and 256k).", ge=1)
+    data_selection: dict = arg(
+        {}, "Optional block (prefopt.config.selection.DataSelectionConfig: source, seeds, keep_fraction, ...): "
+            "Selective DPO's selection, run before training when `dataset` does not hold it yet: reference runs on "
+            "halves of source rank the pairs by held-out loss, the easiest are written to `dataset`. {} = none.")
     sample_scheduler: dict = arg(
         {}, "Optional sample scheduler block (prefopt.config.sample_scheduler.SamSConfig: name, select_ratio, ...): "
             "chooses which pairs of each micro-batch get gradients; {} = every pair (plain training). The old key "
@@ -127,3 +135,8 @@ class PreferenceConfig(RunArguments, TrainingArguments):
 @dataclass
 class SFTConfig(RunArguments, TrainingArguments):
     """Training config of supervised fine-tuning (`scripts/run_sft.py`)."""
+
+    sample_scheduler: dict = arg(
+        {}, "Optional SamS block with mode: sft (prefopt.config.sample_scheduler.SamSConfig): the scheduler is "
+            "pretrained during this SFT run on its chosen responses (SamS App. F.3) and written to "
+            "<output_dir>/sams_scheduler.pt for a dpo-sams config's init_from; the SFT loss is unchanged. {} = none.")
