@@ -22,7 +22,7 @@ SEED ?= 0
 
 SEEDS ?= 0 1 2
 
-.PHONY: help setup setup-gpu demo mini-table curves test test-slow lint clean
+.PHONY: help setup setup-gpu demo mini-table mechanisms curves test test-slow lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -52,6 +52,9 @@ demo: setup ## the whole pipeline on the embedded task: tiny model -> SFT -> on-
 mini-table: setup ## every method from the same tiny SFT model, seeds $(SEEDS) -> results/reproduced/mini/ (~30 min)
 	$(PY) scripts/mini_table.py --seeds $(SEEDS)
 
+mechanisms: setup ## each paper's headline claim on a controlled CPU task, 3 seeds -> results/reproduced/mechanisms/ (~30 min on 2 cores)
+	$(PY) -m prefopt.toy.mechanisms --jobs 2
+
 curves: setup ## training curves of runs side by side: RUNS="outputs/a outputs/b" [OUT=compare.png] (a finished run also writes <run>/training_curves.png)
 	@test -n "$(RUNS)" || { echo 'usage: make curves RUNS="<output_dir> [<output_dir> ...]" [OUT=<file.png>]'; exit 2; }
 	$(PY) -m prefopt.training.curves $(RUNS) $(if $(OUT),--out $(OUT))
@@ -73,8 +76,12 @@ lint: setup
 
 .PHONY: bench
 BENCH_ARGS ?=
-bench: setup ## ours vs TRL 1.16 (DPO, CPO-SimPO) side by side, scaling, levers -> bench/results.{json,md,png} (~15 min CPU)
+bench: setup ## ours vs TRL 1.16 (DPO, CPO-SimPO): compare, scaling, levers (~15 min CPU), real vocabularies 32k-256k (~70 min) -> bench/results.{json,md,png}
 	$(PY) bench/preference.py $(BENCH_ARGS)
+
+.PHONY: bench-gpu
+bench-gpu: ## on a CUDA machine (no setup needed): ~0.5B miniature at V=128,256, ours vs TRL (+Liger) -> OUT/gpu_results.{json,md} (<= 8 min; bench/GPU.md)
+	bench/gpu.sh --out $(or $(OUT),outputs/bench-gpu) $(GPU_ARGS)
 
 clean: ## remove run outputs and caches (keeps .venv)
 	rm -rf outputs .cache
@@ -136,6 +143,16 @@ eval-lmeval: setup ## lm-eval tasks of MODEL=... SUITE=leaderboard-v1|leaderboar
 		$(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) $(if $(LIMIT),--limit $(LIMIT)) \
 		$(if $(BACKEND),--backend $(BACKEND)) $(LARGE_FLAG) $(LMEVAL_ARGS)
 
+.PHONY: eval-zeroeval
+# DATA names each benchmark's own data folder; through `make eval-<cell>`, which runs several benchmarks, name this
+# one's with ZEROEVAL_DATA (or RM_ROBUSTNESS_DATA below) so that the others keep theirs.
+ZEROEVAL_DATA ?= $(DATA)
+eval-zeroeval: setup ## ZeroEval zero-shot GSM8K / MMLU-Redux of MODEL=... [TASKS=gsm8k,mmlu] [DATA|ZEROEVAL_DATA=<copy of yuchenlin/zero-eval>] [LIMIT=n] -> gsm8k.json, mmlu.json
+	@test -n "$(MODEL)" || { echo "usage: make eval-zeroeval MODEL=<model> [TASKS=gsm8k,mmlu] [DATA|ZEROEVAL_DATA=<local copy of yuchenlin/zero-eval: gsm/, mmlu-redux/>] [TEMPLATE=...] [GENERATION=zeroeval-default] [LIMIT=n] [ALLOW_LARGE=1] [ZEROEVAL_ARGS='--json_pick first']"; exit 2; }
+	$(PY) eval/zeroeval/run.py --model $(MODEL) $(if $(TASKS),--tasks $(TASKS)) $(if $(ZEROEVAL_DATA),--data $(ZEROEVAL_DATA)) \
+		$(if $(OUT),--out_dir $(OUT)) $(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) \
+		$(if $(GENERATION),--generation '$(GENERATION)') $(if $(LIMIT),--limit $(LIMIT)) $(LARGE_FLAG) $(ZEROEVAL_ARGS)
+
 # ---- reward models (APO) and RM-Bench --------------------------------------------------------------------
 RM_SEEDS ?= 0 1
 .PHONY: rm-demo eval-rmbench eval-rm eval-rm-score eval-rm-score-usage rejection-sample
@@ -172,6 +189,16 @@ hh-base-rjs: $(RJS_DATA)/rjs/train.jsonl
 hh-apo-rjs: $(RJS_DATA)/rjs-apo/train.jsonl
 $(RJS_DATA)/%/train.jsonl: | setup
 	$(PY) scripts/rejection_sample.py sampling_configs/alpaca-7b-hh/$*.yaml $(RJS_ARGS)
+
+# ---- AMaPO's rm-robustness: implicit-reward ranking accuracy under distribution shift (prefopt/evaluation/rm_robustness.py)
+.PHONY: eval-rm-robustness
+RM_ROBUSTNESS_DATA ?= $(DATA)
+eval-rm-robustness: setup ## AMaPO's ranking accuracy (ID, prompt-/response-/mutual-OOD) of MODEL=<policy> [REF=<ref>] [DATA|RM_ROBUSTNESS_DATA=<folder>] [PAIRING=best-worst|all-pairs] -> rm-robustness.json
+	@test -n "$(MODEL)" || { echo "usage: make eval-rm-robustness MODEL=<policy> [REF=<reference: adds dpo_* accuracies>] [DATA|RM_ROBUSTNESS_DATA=<folder with the four rm-robustness/ultrafeedback-valid-* sets>] [PAIRING=best-worst|all-pairs] [SETTINGS=id,prompt_ood,response_ood,mutual_ood] [LIMIT=n] [RM_ROBUSTNESS_ARGS='--max_length 1024']"; exit 2; }
+	$(PY) eval/rm_robustness/run.py --model $(MODEL) $(if $(REF),--ref $(REF)) $(if $(RM_ROBUSTNESS_DATA),--data $(RM_ROBUSTNESS_DATA)) \
+		$(if $(PAIRING),--pairing $(PAIRING)) $(if $(SETTINGS),--settings $(SETTINGS)) $(if $(LIMIT),--limit $(LIMIT)) \
+		$(if $(OUT),--out $(OUT)/rm-robustness.json) $(if $(CELL),--cell $(CELL)) $(if $(TEMPLATE),--template $(TEMPLATE)) \
+		$(RM_ROBUSTNESS_ARGS)
 
 # ---- SamS Table 2: implicit-reward preference accuracy (prefopt/prefacc.py) ------------------------------
 .PHONY: eval-pref-accuracy

@@ -115,3 +115,12 @@ def current_rss_mb() -> float:
     """Resident set size right now (to tell the fixed cost of imports and weights from the step's peak)."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory_now_mb(device: str) -> float:
+    """The baseline that peak_memory_mb is compared with: CUDA memory allocated now, else the RSS now."""
+    if device.startswith("cuda"):
+        import torch  # noqa: PLC0415
+
+        return torch.cuda.memory_allocated() / 2**20
+    return current_rss_mb()

@@ -40,19 +40,25 @@ class Setup:
     dtype: str  # float32 | bf16: bf16 means mixed precision (autocast) for every contender alike
     cache_dir: str  # the on-disk reference cache the bench filled once (bench/worker.py `prepare`)
     overrides: dict = field(default_factory=dict)  # config keys a lever variant sets (bench/levers.py)
+    model_dir: str | None = None  # a model folder (bench/miniature.py) instead of the tiny model `size` names
+
+    @property
+    def model_name(self) -> str:
+        return self.model_dir or f"tiny:{self.size}"
 
 
-def ours_config(setup: Setup, loss: str, reference_cache: str = "on", batch_layout: str = "pairs"):
-    """(model_args, data_args, args) of our trainer, through the same parser as a real config file."""
+def ours_config(setup: Setup, loss: str, reference_cache: str = "auto", batch_layout: str = "pairs", **keys):
+    """(model_args, data_args, args) of our trainer, through the same parser as a real config file (`keys`: more
+    config keys, e.g. logprob_impl)."""
     from prefopt.config import PreferenceConfig, build_config  # noqa: PLC0415
 
     hp = setup.hp
-    raw = {"model_name_or_path": f"tiny:{setup.size}", "dataset": "unused", "loss": loss,
+    raw = {"model_name_or_path": setup.model_name, "dataset": "unused", "loss": loss,
            "output_dir": tempfile.mkdtemp(prefix="bench-"), "report_to": "none", "use_cpu": setup.device == "cpu",
            "bf16": setup.dtype == "bf16", "learning_rate": hp["learning_rate"],
            "per_device_train_batch_size": setup.pairs, "per_device_eval_batch_size": hp["reference_batch_size"],
            "reference_cache": reference_cache, "reference_cache_dir": setup.cache_dir, "seed": hp["seed"],
-           "batch_layout": batch_layout, **setup.overrides}
+           "batch_layout": batch_layout, **keys, **setup.overrides}
     if loss == "dpo":
         raw["beta"] = hp["dpo_beta"]
     else:  # simpo: our gamma is expressed as gamma / beta (SimPO's code), TRL's simpo_gamma is absolute
@@ -64,13 +70,14 @@ def _load(setup: Setup):
     from prefopt.config import ModelArguments  # noqa: PLC0415
     from prefopt.modeling.loading import load_model, load_tokenizer  # noqa: PLC0415
 
-    margs = ModelArguments(model_name_or_path=f"tiny:{setup.size}")
+    margs = ModelArguments(model_name_or_path=setup.model_name)
     return load_model(margs.model_name_or_path, margs), load_tokenizer(margs)
 
 
-def _ours(loss: str, reference: str | None, shared_prefix: bool = False):
+def _ours(loss: str, reference: str | None, shared_prefix: bool = False, logprob_impl: str | None = None):
     """reference: None (reference-free loss), "cache" (rows carry cached log-probs) or "model" (on the fly).
-    shared_prefix: batches packed by SharedPrefixPairCollator (each prompt computed once) instead of PairCollator."""
+    shared_prefix: batches packed by SharedPrefixPairCollator (each prompt computed once) instead of PairCollator.
+    logprob_impl: the config key (None: the config's default)."""
 
     def build(setup: Setup):
         from datasets import Dataset  # noqa: PLC0415
@@ -79,7 +86,8 @@ def _ours(loss: str, reference: str | None, shared_prefix: bool = False):
         from prefopt.training.preference import attach_reference_logps
         from prefopt.training.trainer import PreferenceTrainer  # noqa: PLC0415
 
-        model_args, _, args = ours_config(setup, loss, batch_layout="shared_prefix" if shared_prefix else "pairs")
+        model_args, _, args = ours_config(setup, loss, batch_layout="shared_prefix" if shared_prefix else "pairs",
+                                          **({"logprob_impl": logprob_impl} if logprob_impl else {}))
         model, tok = _load(setup)
 
         def convert(rows):
@@ -149,6 +157,23 @@ def trl_cpo_simpo(setup: Setup):
     return Contender(trainer, cpo_rows, trainer.data_collator)
 
 
+def with_liger(build: Callable) -> Callable:
+    """A TRL contender with Liger's layer kernels (RMSNorm, RoPE, SwiGLU; GPU/Triton only), as TRL applies them
+    when `use_liger_kernel` is set: its DPOTrainer keeps its own fused LM head, so Liger's fused linear
+    cross-entropy stays off (TRL refuses it). Trainer.train() would apply them; the bench bypasses train()."""
+
+    def build_with_liger(setup: Setup):
+        # what transformers' apply_liger_kernel calls (its module moved between transformers releases)
+        from liger_kernel.transformers import _apply_liger_kernel_to_instance  # noqa: PLC0415
+
+        contender = build(setup)
+        _apply_liger_kernel_to_instance(model=contender.trainer.model, fused_linear_cross_entropy=False,
+                                        cross_entropy=False)
+        return contender
+
+    return build_with_liger
+
+
 # name -> builder(setup) -> Contender
 CONTENDERS: dict[str, Callable] = {
     "ours-dpo-cache": _ours("dpo", "cache"),
@@ -156,9 +181,19 @@ CONTENDERS: dict[str, Callable] = {
     "ours-simpo": _ours("simpo", None),
     "ours-dpo-cache+prefix": _ours("dpo", "cache", shared_prefix=True),
     "ours-simpo+prefix": _ours("simpo", None, shared_prefix=True),
+    # the full-logits path (logprob_impl: full) against the default chunked one (prefopt.modeling.fused_logprobs)
+    "ours-dpo-cache+full": _ours("dpo", "cache", logprob_impl="full"),
+    "ours-dpo-cache+prefix+full": _ours("dpo", "cache", shared_prefix=True, logprob_impl="full"),
+    "ours-simpo+full": _ours("simpo", None, logprob_impl="full"),
+    "ours-simpo+prefix+full": _ours("simpo", None, shared_prefix=True, logprob_impl="full"),
     "trl-dpo": trl_dpo,
     "trl-cpo-simpo": trl_cpo_simpo,
+    "trl-dpo+liger": with_liger(trl_dpo),
+    "trl-cpo-simpo+liger": with_liger(trl_cpo_simpo),
 }
 # Same maths (the first-step losses must agree) and the comparisons the goals are stated on.
-EQUAL_MATH = {"trl-dpo": "ours-dpo-cache", "ours-dpo-ref": "ours-dpo-cache", "ours-dpo-cache+prefix": "ours-dpo-cache",
-              "trl-cpo-simpo": "ours-simpo", "ours-simpo+prefix": "ours-simpo"}
+EQUAL_MATH = {"trl-dpo": "ours-dpo-cache", "ours-dpo-ref": "ours-dpo-cache", "trl-cpo-simpo": "ours-simpo",
+              "trl-dpo+liger": "ours-dpo-cache", "trl-cpo-simpo+liger": "ours-simpo",
+              **{f"ours-{m}{v}": f"ours-{m}" for m in ("dpo-cache", "simpo") for v in ("+prefix", "+full", "+prefix+full")}}
+# logprob_impl of each of our contenders (the reference cache `prepare` fills is keyed on it): full or the default.
+FULL_LOGITS = {name for name in CONTENDERS if name.endswith("+full")}

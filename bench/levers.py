@@ -4,9 +4,14 @@ The trainer ships with the kept levers on; each variant below restores the slowe
 an optional one), so `--levers` measures what every lever is worth against the shipped code, side by side.
 A variant only patches the worker process it runs in.
 
-    kept          the shipped code: one concatenated forward, label log-prob = logit - logsumexp (no
-                  full-vocabulary log-softmax copy), shifted logits as a view (no .contiguous() copy),
-                  cached reference log-probs (no reference model in memory)
+    kept          the shipped code: one concatenated forward, response log-probs through the chunked path
+                  (config logprob_impl: chunked, prefopt.modeling.fused_logprobs: the head over response positions only,
+                  no (2B, T, V) logits), cached reference log-probs (no reference model in memory)
+    full_logits   logprob_impl: full: the model's own forward and (2B, T, V) logits, with the full path's own
+                  levers kept (label log-prob = logit - logsumexp, shifted logits as a view)
+    chunk_checkpoint  the chunked path with per-chunk activation checkpointing instead of its custom autograd
+                  function (the alternative the function was measured against)
+    The next four act on the full path, so they run with logprob_impl: full; compare them with full_logits:
     log_softmax   label log-probs via log_softmax(logits).gather (a second (2B, T, V) tensor, kept for backward)
     contiguous    shifted logits copied with .contiguous() before the logsumexp (as TRL's CPO/older DPO do)
     two_forwards  chosen and rejected in two forwards instead of one concatenated one
@@ -23,7 +28,9 @@ from __future__ import annotations
 
 import torch
 
-VARIANTS = ("kept", "log_softmax", "contiguous", "two_forwards", "row_chunks", "compile")
+VARIANTS = ("kept", "full_logits", "chunk_checkpoint", "log_softmax", "contiguous", "two_forwards", "row_chunks",
+            "compile")
+FULL = {"logprob_impl": "full"}
 
 
 def _log_softmax_token_logps(logits, input_ids, chunk_size=0):
@@ -54,17 +61,25 @@ def _two_forwards(model, batch, chunk_size=0, output_hidden_states=False):
 
 def apply(variant: str, pairs: int) -> dict:
     """Patch this process for `variant`; return the config overrides it needs (config-level levers)."""
-    import prefopt.modeling.logprobs as lp  # noqa: PLC0415
-    import prefopt.training.trainer as tr  # noqa: PLC0415
+    import prefopt.modeling.fused_logprobs as fl
+    import prefopt.modeling.logprobs as lp
+    import prefopt.training.trainer as tr
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown lever variant {variant!r}: use one of {VARIANTS}")
-    if variant == "log_softmax":
+    if variant == "full_logits":
+        return FULL
+    if variant == "chunk_checkpoint":
+        fl.ResponseTokenLogps.apply = staticmethod(fl.token_logps_checkpointed)
+    elif variant == "log_softmax":
         lp.token_logps = _log_softmax_token_logps
+        return FULL
     elif variant == "contiguous":
         lp.token_logps = _contiguous_token_logps
+        return FULL
     elif variant == "two_forwards":
         tr.pair_forward = _two_forwards
+        return FULL
     elif variant == "row_chunks":
-        return {"logp_chunk_size": pairs}
+        return {"logp_chunk_size": pairs, **FULL}
     return {}

@@ -10,6 +10,8 @@ Three parts (bench/config.yaml sets their sizes, batches and repetitions):
            difference to the equal-maths contender, and the ratios the goals are stated on
   scaling  step time over batch size and over sequence length (one process per contender and round)
   levers   each speed/memory lever switched off against the shipped code (bench/levers.py)
+  vocab    every contender on miniatures at real vocabularies (32,000 / 128,256 / 256,000) under an RSS cap
+           (bench/vocab.py): pairs/s, peak memory above the post-setup baseline, the issue-18 goals
 Writes <out>/results.json, <out>/results.md and <out>/results.png.
 """
 
@@ -27,16 +29,21 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import vocab  # noqa: E402
 from bench.common import REPO, interleaved, log, median_of, run_worker  # noqa: E402
-from bench.contenders import EQUAL_MATH  # noqa: E402
+from bench.contenders import EQUAL_MATH, FULL_LOGITS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.py"
-PARTS = ("compare", "scaling", "levers")
+PARTS = ("compare", "scaling", "levers", "vocab")
 # --quick: a smoke run (tests/test_bench.py, or a first look); the comparison keeps every contender.
 QUICK = {"sizes": ["0.2m"], "repeats": 1, "warmup_steps": 1, "steps": 1, "pairs": 2, "max_length": 48,
          "scaling": {"size": "0.2m", "pairs": [1, 2], "lengths": [32, 48], "repeats": 1, "steps": 1},
-         "levers": {"size": "0.2m", "variants": ["kept", "log_softmax"], "repeats": 1}}
+         "levers": {"size": "0.2m", "variants": ["kept", "log_softmax"], "repeats": 1},
+         "vocab": {"model": {"hidden": 32, "layers": 1, "heads": 2, "intermediate": 64}, "vocabularies": [3000],
+                   "lengths": [48], "pairs": 1, "repeats": 1, "warmup_steps": 1, "steps": 1, "tokenizer_size": "0.2m",
+                   "fit": {"vocab": 3000, "length": 48, "pairs": 2, "cap_mb": 4000,
+                           "contenders": ["ours-simpo", "trl-cpo-simpo"]}}}
 # The issue's goals: (description, numerator, denominator, what the ratio must satisfy)
 # (each stated for the default layout and for the shared-prefix one, `+prefix`).
 GOALS = [(f"{what} ({layout})", num + suffix, den if den.startswith("trl") else den + suffix, key, op, target)
@@ -85,9 +92,13 @@ def prepare(cfg: dict, parts: list[str]) -> None:
     if "levers" in parts:
         lengths.setdefault(cfg["levers"]["size"], set()).add(cfg["max_length"])
     n_pairs = (cfg["warmup_steps"] + max(cfg["steps"], cfg["scaling"]["steps"])) * most_pairs
+    impls = sorted({"full" if c in FULL_LOGITS else None for c in cfg["contenders"]}, key=str)  # cache keys
     for size, ls in lengths.items():
         log(f"prepare {size}: tokenize {n_pairs} pairs at lengths {sorted(ls)}, fill the reference cache")
-        run_worker(WORKER, ["prepare", json.dumps(_spec(cfg, size=size, lengths=sorted(ls), n_pairs=n_pairs))])
+        run_worker(WORKER, ["prepare", json.dumps(_spec(cfg, size=size, lengths=sorted(ls), n_pairs=n_pairs,
+                                                        impls=impls))])
+    if "vocab" in parts:
+        vocab.prepare(cfg, WORKER)
 
 
 def _run(cfg: dict, size: str, contender: str, points: list, **kw) -> dict:
@@ -197,6 +208,10 @@ def report_only(out: Path) -> int:
     results = json.loads((out / "results.json").read_text())
     if "compare" in results:
         results["compare"] = summarise_compare(results["compare"], results["config"])
+    if "vocab" in results:
+        fit = results["vocab"].get("fit")
+        results["vocab"] = vocab.summarise(results["vocab"]["points"], results["config"],
+                                           fit.get("runs") if isinstance(fit, dict) else None)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(write_report(results, out))
     return 0
@@ -231,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
 
     a.out.mkdir(parents=True, exist_ok=True)
     for part in a.only:  # results are written after every part: a long run stopped midway keeps what it measured
-        results[part] = {"compare": compare, "scaling": scaling, "levers": levers}[part](cfg)
+        results[part] = {"compare": compare, "scaling": scaling, "levers": levers,
+                         "vocab": lambda c: vocab.run(c, WORKER)}[part](cfg)
         results["wall_s"] = time.time() - t0
         (a.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
         md = write_report(results, a.out)

@@ -29,10 +29,10 @@ UF = Path(os.environ.get("PREFOPT_SHARED_DATA", REPO.parent / "shared" / "data")
 
 
 def rows_and_model(size: str, n: int, max_length: int, work: Path):
+    from prefopt.toy.addition.tiny import build_tiny
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from prefopt.data import load_pairs, tokenize_pairs
-    from prefopt.toy.tiny import build_tiny
 
     if UF.exists():
         model_dir = build_tiny(size, "bpe", cache_dir=work)

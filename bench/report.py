@@ -72,9 +72,16 @@ def plot(results: dict, path: Path) -> None:
 
     plt = pyplot()
     panels = [p for p in ("compare", "scaling", "levers") if p in results]
+    panels += ["vocab", "vocab_memory"] if "vocab" in results else []
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for ax, part in zip(axes[0], panels):
-        if part == "compare":
+        if part == "vocab":
+            from bench.vocab import plot as plot_vocab  # noqa: PLC0415
+
+            plot_vocab(ax, axes[0][panels.index("vocab_memory")], results)
+        elif part == "vocab_memory":
+            continue
+        elif part == "compare":
             sizes = list(results["compare"])
             names = list(results["compare"][sizes[0]]["contenders"])
             width = 0.8 / len(sizes)
@@ -105,7 +112,7 @@ def plot(results: dict, path: Path) -> None:
             ax.set_ylabel("step time / kept")
             ax.set_title("levers (>1: the shipped code is faster)")
             ax.tick_params(axis="x", rotation=30)
-        ax.legend(fontsize=7) if part != "levers" else None
+        ax.legend(fontsize=7) if part in ("compare", "scaling") else None
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -113,7 +120,9 @@ def plot(results: dict, path: Path) -> None:
 
 def write_report(results: dict, out: Path) -> str:
     lines = ["# Preference-training benchmark", ""]
-    for part, fn in (("compare", compare_md), ("scaling", scaling_md), ("levers", levers_md)):
+    from bench.vocab import markdown as vocab_md  # noqa: PLC0415
+
+    for part, fn in (("compare", compare_md), ("scaling", scaling_md), ("levers", levers_md), ("vocab", vocab_md)):
         if part in results:
             lines += fn(results)
     lines.append(f"Wall time of the whole bench: {results['wall_s']:.0f} s.")

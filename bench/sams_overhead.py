@@ -36,10 +36,10 @@ CONFIGS = {"dpo": {}, "dpo-sams": TINY_SCHEDULER, "dpo-random-half": {"name": "r
 
 def worker(name: str, pairs: int, length: int, steps: int) -> dict:
     import torch
+    from prefopt.toy.addition.tiny import build_tiny
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from prefopt.config import PreferenceConfig, build_config
-    from prefopt.toy.tiny import build_tiny
     from prefopt.training.trainer import PreferenceTrainer
 
     torch.manual_seed(0)

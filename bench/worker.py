@@ -17,34 +17,66 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import StepTimer, current_rss_mb, log, peak_memory_mb  # noqa: E402
+from bench.common import StepTimer, current_rss_mb, log, memory_now_mb, peak_memory_mb  # noqa: E402
 
 
-def rows_path(workdir: str, size: str, length: int) -> Path:
-    return Path(workdir) / f"rows-{size}-{length}.json"
+def rows_path(workdir: str, tag: str, length: int) -> Path:
+    return Path(workdir) / f"rows-{tag}-{length}.json"
+
+
+def _tag(spec: dict) -> str:
+    """What names a row file: the tiny size, or the miniature folder (bench/miniature.py) when there is one."""
+    return Path(spec["model_dir"]).name if spec.get("model_dir") else spec["size"]
 
 
 def prepare(spec: dict) -> dict:
-    """Rows for every length of one size, and the DPO reference cache for each row file."""
+    """Rows for every length of one model, and the DPO reference cache for each row file (one per logprob_impl in
+    spec["impls"]: the cache is keyed on it). spec["miniature"] (dims) builds the model folder spec["model_dir"]."""
     from bench.contenders import Setup, ours_config  # noqa: PLC0415
     from prefopt.data import load_pairs, tokenize_pairs  # noqa: PLC0415
     from prefopt.modeling.loading import load_tokenizer  # noqa: PLC0415
     from prefopt.training.preference import attach_reference_logps
 
-    pairs = load_pairs(spec["data"], "train", bad_rows="drop")[: spec["n_pairs"]]
+    if spec.get("miniature"):
+        from bench.miniature import build  # noqa: PLC0415
+
+        built = build(Path(spec["model_dir"]).parent, spec["miniature"], spec["vocab"], spec["size"])
+        assert str(built) == spec["model_dir"], (built, spec["model_dir"])
+    pairs = None if spec.get("synthetic") else load_pairs(spec["data"], "train", bad_rows="drop")[: spec["n_pairs"]]
     report = {}
     for length in spec["lengths"]:
-        setup = Setup(spec["size"], [], spec["hp"], 1, spec["device"], spec["dtype"], spec["cache_dir"])
-        model_args, _, args = ours_config(setup, "dpo")
-        tok = load_tokenizer(model_args)
-        rows, tr = tokenize_pairs(pairs, tok, max_length=length,
-                                  max_prompt_length=int(length * spec["prompt_fraction"]))
-        log(f"prepare {spec['size']} max_length {length}: {tr.summary()}")
-        rows = [{k: r[k] for k in ("prompt_ids", "chosen_ids", "rejected_ids")} for r in rows]
-        rows_path(spec["workdir"], spec["size"], length).write_text(json.dumps(rows))
-        attach_reference_logps(rows, model_args, args, tok)  # computes once; every later run reads the file
-        report[length] = {"rows": len(rows), "response_truncated": tr.response_truncated}
+        setup = Setup(spec["size"], [], spec["hp"], 1, spec["device"], spec["dtype"], spec["cache_dir"],
+                      model_dir=spec.get("model_dir"))
+        tok = load_tokenizer(ours_config(setup, "dpo")[0])
+        if pairs is None:
+            rows = synthetic_rows(spec["n_pairs"], length, spec["prompt_fraction"], len(tok), spec["hp"]["seed"])
+            report[length] = {"rows": len(rows), "synthetic": True}
+        else:
+            rows, tr = tokenize_pairs(pairs, tok, max_length=length,
+                                      max_prompt_length=int(length * spec["prompt_fraction"]))
+            log(f"prepare {_tag(spec)} max_length {length}: {tr.summary()}")
+            rows = [{k: r[k] for k in ("prompt_ids", "chosen_ids", "rejected_ids")} for r in rows]
+            report[length] = {"rows": len(rows), "response_truncated": tr.response_truncated}
+        rows_path(spec["workdir"], _tag(spec), length).write_text(json.dumps(rows))
+        for impl in spec.get("impls") or [None]:
+            model_args, _, args = ours_config(setup, "dpo", **({"logprob_impl": impl} if impl else {}))
+            attach_reference_logps(rows, model_args, args, tok)  # computes once; every later run reads the file
     return report
+
+
+def synthetic_rows(n: int, length: int, prompt_fraction: float, vocab: int, seed: int) -> list[dict]:
+    """Random-token pairs filling `length` (for machines without the shared data, e.g. bench/gpu.py): the prompt
+    takes prompt_fraction of it, the chosen response the rest, the rejected one 75-100% of the rest (padding)."""
+    import random  # noqa: PLC0415
+
+    rng = random.Random(seed)
+    p = int(length * prompt_fraction)
+
+    def ids(k):
+        return [rng.randrange(8, vocab) for _ in range(k)]  # above the tiny tokenizers' special tokens
+
+    return [{"prompt_ids": ids(p), "chosen_ids": ids(length - p),
+             "rejected_ids": ids(rng.randint(3 * (length - p) // 4, length - p))} for _ in range(n)]
 
 
 def _tokens(rows: list[dict]) -> tuple[int, int]:
@@ -69,12 +101,14 @@ def run(spec: dict) -> dict:
     first_pairs, first_length = spec["points"][0]
     overrides = levers.apply(variant, first_pairs)
     setup = Setup(spec["size"], _rows(spec, first_length), spec["hp"], first_pairs, spec["device"], spec["dtype"],
-                  spec["cache_dir"], overrides)
+                  spec["cache_dir"], overrides, model_dir=spec.get("model_dir"))
+    if spec.get("cap_mb"):
+        watch_rss(spec["cap_mb"], {"contender": name, "variant": variant, "size": _tag(spec)})
     contender = CONTENDERS[name](setup)
     optimizer = contender.trainer.create_optimizer()
     contender.trainer.current_gradient_accumulation_steps = 1  # set by Trainer.train(), which the bench bypasses
     model = torch.compile(contender.trainer.model) if variant == "compile" else contender.trainer.model
-    rss_ready = current_rss_mb()
+    rss_ready = memory_now_mb(spec["device"])
     points = [_measure(spec, contender, model, optimizer, pairs, length) for pairs, length in spec["points"]]
     peak, memory_kind = peak_memory_mb(spec["device"])
     return {"contender": name, "variant": variant, "size": spec["size"], "threads": torch.get_num_threads(),
@@ -84,7 +118,27 @@ def run(spec: dict) -> dict:
 
 
 def _rows(spec: dict, length: int) -> list[dict]:
-    return json.loads(rows_path(spec["workdir"], spec["size"], length).read_text())
+    return json.loads(rows_path(spec["workdir"], _tag(spec), length).read_text())
+
+
+def watch_rss(cap_mb: float, about: dict, every_s: float = 0.02) -> None:
+    """Stop this process once its RSS passes cap_mb, reporting {"over_cap": true, ...} as its JSON result: a
+    contender that cannot fit under the cap is a result ("did not fit"), and the shared machine is never swapped
+    out. A thread polls /proc every 20 ms; torch kernels release the GIL, so it runs during long ops."""
+    import os  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    def poll():
+        while True:
+            rss = current_rss_mb()
+            if rss > cap_mb:
+                print(json.dumps({**about, "over_cap": True, "cap_mb": cap_mb, "rss_at_stop_mb": rss}), flush=True)
+                log(f"  {about['contender']}: RSS {rss:,.0f} MB passed the cap of {cap_mb:,.0f} MB: stopped")
+                os._exit(0)
+            time.sleep(every_s)
+
+    threading.Thread(target=poll, daemon=True, name="rss-cap").start()
 
 
 def _measure(spec, contender, model, optimizer, pairs: int, length: int) -> dict:

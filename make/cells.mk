@@ -360,29 +360,29 @@ eval-llama3-base-amapo:
 	$(MAKE) --no-print-directory eval-rmbench MODEL=$(call cell_model,outputs/llama3-base/amapo) CELL=llama3-base-amapo OUT=$(call cell_out,llama3-base-amapo) TEMPLATE=llama3
 
 # llama3-base-amapo-no-znorm: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-znorm; tables: amapo/ablation
-llama3-base-amapo-no-znorm:
-	@echo "llama3-base-amapo-no-znorm: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-znorm: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-znorm.yaml $(ARGS)
 eval-llama3-base-amapo-no-znorm:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm) CELL=llama3-base-amapo-no-znorm OUT=$(call cell_out,llama3-base-amapo-no-znorm) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm) CELL=llama3-base-amapo-no-znorm OUT=$(call cell_out,llama3-base-amapo-no-znorm) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-exp-scaling: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-exp-scaling; tables: amapo/ablation
-llama3-base-amapo-no-exp-scaling:
-	@echo "llama3-base-amapo-no-exp-scaling: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-exp-scaling: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-exp-scaling.yaml $(ARGS)
 eval-llama3-base-amapo-no-exp-scaling:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-exp-scaling) CELL=llama3-base-amapo-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-exp-scaling) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-exp-scaling) CELL=llama3-base-amapo-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-exp-scaling) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-znorm-no-exp-scaling: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-znorm-no-exp-scaling; tables: amapo/ablation
-llama3-base-amapo-no-znorm-no-exp-scaling:
-	@echo "llama3-base-amapo-no-znorm-no-exp-scaling: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-znorm-no-exp-scaling: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-znorm-no-exp-scaling.yaml $(ARGS)
 eval-llama3-base-amapo-no-znorm-no-exp-scaling:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm-no-exp-scaling) CELL=llama3-base-amapo-no-znorm-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-znorm-no-exp-scaling) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-znorm-no-exp-scaling) CELL=llama3-base-amapo-no-znorm-no-exp-scaling OUT=$(call cell_out,llama3-base-amapo-no-znorm-no-exp-scaling) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-base-amapo-no-zero-margin-correct: Llama-3-8B Base (princeton-nlp/Llama-3-Base-8B-SFT) on HuggingFaceH4/ultrafeedback_binarized x amapo-no-zero-margin-correct; tables: amapo/ablation
-llama3-base-amapo-no-zero-margin-correct:
-	@echo "llama3-base-amapo-no-zero-margin-correct: no training config yet (issue 17 (item 12): needs the AMaPO ablation switch in prefopt.losses (equations: docs/fidelity_research.md)); make list shows every cell's status" >&2; exit 1
+llama3-base-amapo-no-zero-margin-correct: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-base/amapo-no-zero-margin-correct.yaml $(ARGS)
 eval-llama3-base-amapo-no-zero-margin-correct:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-base/amapo-no-zero-margin-correct) CELL=llama3-base-amapo-no-zero-margin-correct OUT=$(call cell_out,llama3-base-amapo-no-zero-margin-correct) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-base/amapo-no-zero-margin-correct) CELL=llama3-base-amapo-no-zero-margin-correct OUT=$(call cell_out,llama3-base-amapo-no-zero-margin-correct) TEMPLATE=llama3 GENERATION=fastchat-default
@@ -496,15 +496,15 @@ eval-llama3-instruct-dpo-sams:
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/dpo-sams) CELL=llama3-instruct-dpo-sams OUT=$(call cell_out,llama3-instruct-dpo-sams) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-instruct-selective-dpo: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback (PairRM) x selective-dpo; tables: sams/table3
-llama3-instruct-selective-dpo:
-	@echo "llama3-instruct-selective-dpo: no training config yet (issue 17 (item 7): needs a Selective DPO data-selection step (rank pairs by held-out DPO loss of reference runs, keep the easiest 50%, train easy-to-hard)); make list shows every cell's status" >&2; exit 1
+llama3-instruct-selective-dpo: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-instruct/selective-dpo.yaml $(ARGS)
 eval-llama3-instruct-selective-dpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo) CELL=llama3-instruct-selective-dpo OUT=$(call cell_out,llama3-instruct-selective-dpo) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo) CELL=llama3-instruct-selective-dpo OUT=$(call cell_out,llama3-instruct-selective-dpo) TEMPLATE=llama3 GENERATION=fastchat-default
 
 # llama3-instruct-selective-dpo-sams: Meta-Llama-3-8B-Instruct on princeton-nlp/llama3-ultrafeedback (PairRM) x selective-dpo-sams; tables: sams/table3
-llama3-instruct-selective-dpo-sams:
-	@echo "llama3-instruct-selective-dpo-sams: no training config yet (issue 17 (item 7): Selective DPO's selected data plus the SamS scheduler with 75% selection); make list shows every cell's status" >&2; exit 1
+llama3-instruct-selective-dpo-sams: | require-accelerate
+	$(call launch,accelerate_configs/deepspeed_zero3.yaml) scripts/run_po.py training_configs/llama3-instruct/selective-dpo-sams.yaml $(ARGS)
 eval-llama3-instruct-selective-dpo-sams:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo-sams) CELL=llama3-instruct-selective-dpo-sams OUT=$(call cell_out,llama3-instruct-selective-dpo-sams) TEMPLATE=llama3 GENERATION='do_sample=true temperature=0.9 top_p=1.0 max_new_tokens=4096 stop_token_ids=128001,128009'
 	$(MAKE) --no-print-directory eval-mtbench MODEL=$(call cell_model,outputs/llama3-instruct/selective-dpo-sams) CELL=llama3-instruct-selective-dpo-sams OUT=$(call cell_out,llama3-instruct-selective-dpo-sams) TEMPLATE=llama3 GENERATION=fastchat-default
@@ -607,8 +607,8 @@ gemma2-it-sft:
 eval-gemma2-it-sft:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 	$(MAKE) --no-print-directory eval-arenahard MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TEMPLATE=gemma GENERATION='temperature=0.0 max_new_tokens=4096 stop_token_ids=1,107'
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TASK=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TASK=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TASKS=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,google/gemma-2-9b-it) CELL=gemma2-it-sft OUT=$(call cell_out,gemma2-it-sft) TASKS=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
 
 # gemma2-it-dpo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x dpo; tables: simpo/readme-gemma sams/table1 simpo/alpaca-eval-leaderboard; released: princeton-nlp/gemma-2-9b-it-DPO
 gemma2-it-dpo: | require-accelerate
@@ -616,8 +616,8 @@ gemma2-it-dpo: | require-accelerate
 eval-gemma2-it-dpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 	$(MAKE) --no-print-directory eval-arenahard MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TEMPLATE=gemma GENERATION='temperature=0.0 max_new_tokens=4096 stop_token_ids=1,107'
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TASK=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TASK=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TASKS=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/dpo) CELL=gemma2-it-dpo OUT=$(call cell_out,gemma2-it-dpo) TASKS=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
 
 # gemma2-it-simpo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x simpo; tables: simpo/readme-gemma simpo/alpaca-eval-leaderboard; released: princeton-nlp/gemma-2-9b-it-SimPO
 gemma2-it-simpo: | require-accelerate
@@ -625,8 +625,8 @@ gemma2-it-simpo: | require-accelerate
 eval-gemma2-it-simpo:
 	$(MAKE) --no-print-directory eval-alpaca MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TEMPLATE=gemma GENERATION='do_sample=true temperature=0.5 top_p=1.0 max_new_tokens=4096 stop_token_ids=1,107'
 	$(MAKE) --no-print-directory eval-arenahard MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TEMPLATE=gemma GENERATION='temperature=0.0 max_new_tokens=4096 stop_token_ids=1,107'
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TASK=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
-	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TASK=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TASKS=gsm8k TEMPLATE=gemma GENERATION=zeroeval-default
+	$(MAKE) --no-print-directory eval-zeroeval MODEL=$(call cell_model,outputs/gemma2-9b-it/simpo) CELL=gemma2-it-simpo OUT=$(call cell_out,gemma2-it-simpo) TASKS=mmlu TEMPLATE=gemma GENERATION=zeroeval-default
 
 # gemma2-it-ipo: gemma-2-9b-it on princeton-nlp/gemma2-ultrafeedback-armorm (ArmoRM) x ipo; tables: sams/table1
 gemma2-it-ipo: | require-accelerate
@@ -695,26 +695,26 @@ eval-pythia-2.8b-hh-kto-sams:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/kto-sams) CELL=pythia-2.8b-hh-kto-sams OUT=$(call cell_out,pythia-2.8b-hh-kto-sams) DATA=hh
 
 # pythia-2.8b-hh-dpo-sams-select25: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-select25; tables: sams/ablation
-pythia-2.8b-hh-dpo-sams-select25:
-	@echo "pythia-2.8b-hh-dpo-sams-select25: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with select_ratio 0.25); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo-sams-select25: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams-select25.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams-select25:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-select25) CELL=pythia-2.8b-hh-dpo-sams-select25 OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-select25) DATA=hh
 
 # pythia-2.8b-hh-dpo-sams-select75: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-select75; tables: sams/ablation
-pythia-2.8b-hh-dpo-sams-select75:
-	@echo "pythia-2.8b-hh-dpo-sams-select75: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with select_ratio 0.75); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo-sams-select75: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams-select75.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams-select75:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-select75) CELL=pythia-2.8b-hh-dpo-sams-select75 OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-select75) DATA=hh
 
 # pythia-2.8b-hh-dpo-sams-select100: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-select100; tables: sams/ablation
-pythia-2.8b-hh-dpo-sams-select100:
-	@echo "pythia-2.8b-hh-dpo-sams-select100: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with select_ratio 1.0); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo-sams-select100: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams-select100.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams-select100:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-select100) CELL=pythia-2.8b-hh-dpo-sams-select100 OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-select100) DATA=hh
 
 # pythia-2.8b-hh-dpo-sams-no-explore: Pythia-2.8B (SFT on the preferred responses first) on Anthropic HH (SamS Table 2) x dpo-sams-no-explore; tables: sams/ablation
-pythia-2.8b-hh-dpo-sams-no-explore:
-	@echo "pythia-2.8b-hh-dpo-sams-no-explore: no training config yet (issue 17 (items 1-2 first): dpo-sams.yaml with explore_weight 0 (scores from f_S alone)); make list shows every cell's status" >&2; exit 1
+pythia-2.8b-hh-dpo-sams-no-explore: | require-accelerate
+	$(call launch,accelerate_configs/fsdp.yaml) scripts/run_po.py training_configs/pythia-2.8b-hh/dpo-sams-no-explore.yaml $(ARGS)
 eval-pythia-2.8b-hh-dpo-sams-no-explore:
 	$(MAKE) --no-print-directory eval-pref-accuracy MODEL=$(call cell_model,outputs/pythia-2.8b-hh/dpo-sams-no-explore) CELL=pythia-2.8b-hh-dpo-sams-no-explore OUT=$(call cell_out,pythia-2.8b-hh-dpo-sams-no-explore) DATA=hh
 
@@ -811,11 +811,14 @@ REHEARSE := rehearse-mistral-base-sft rehearse-mistral-base-rrhf rehearse-mistra
   rehearse-mistral-instruct-dpo-sams rehearse-llama3-base-sft rehearse-llama3-base-rrhf \
   rehearse-llama3-base-slic-hf rehearse-llama3-base-dpo rehearse-llama3-base-ipo rehearse-llama3-base-cpo \
   rehearse-llama3-base-kto rehearse-llama3-base-orpo rehearse-llama3-base-r-dpo rehearse-llama3-base-simpo \
-  rehearse-llama3-base-lmpo rehearse-llama3-base-amapo rehearse-llama3-instruct-rrhf \
+  rehearse-llama3-base-lmpo rehearse-llama3-base-amapo rehearse-llama3-base-amapo-no-znorm \
+  rehearse-llama3-base-amapo-no-exp-scaling rehearse-llama3-base-amapo-no-znorm-no-exp-scaling \
+  rehearse-llama3-base-amapo-no-zero-margin-correct rehearse-llama3-instruct-rrhf \
   rehearse-llama3-instruct-slic-hf rehearse-llama3-instruct-dpo rehearse-llama3-instruct-ipo \
   rehearse-llama3-instruct-cpo rehearse-llama3-instruct-kto rehearse-llama3-instruct-orpo \
   rehearse-llama3-instruct-r-dpo rehearse-llama3-instruct-simpo rehearse-llama3-instruct-lmpo \
   rehearse-llama3-instruct-amapo rehearse-llama3-instruct-dpo-random-half rehearse-llama3-instruct-dpo-sams \
+  rehearse-llama3-instruct-selective-dpo rehearse-llama3-instruct-selective-dpo-sams \
   rehearse-llama3-instruct-v0.2-rrhf rehearse-llama3-instruct-v0.2-slic-hf rehearse-llama3-instruct-v0.2-dpo \
   rehearse-llama3-instruct-v0.2-ipo rehearse-llama3-instruct-v0.2-cpo rehearse-llama3-instruct-v0.2-kto \
   rehearse-llama3-instruct-v0.2-orpo rehearse-llama3-instruct-v0.2-r-dpo rehearse-llama3-instruct-v0.2-simpo \
@@ -823,9 +826,11 @@ REHEARSE := rehearse-mistral-base-sft rehearse-mistral-base-rrhf rehearse-mistra
   rehearse-gemma2-it-simpo rehearse-gemma2-it-ipo rehearse-gemma2-it-cpo rehearse-gemma2-it-kto \
   rehearse-gemma2-it-orpo rehearse-gemma2-it-r-dpo rehearse-gemma2-it-dpo-random-half \
   rehearse-gemma2-it-dpo-sams rehearse-pythia-2.8b-hh-dpo rehearse-pythia-2.8b-hh-dpo-sams \
-  rehearse-pythia-2.8b-hh-kto rehearse-pythia-2.8b-hh-kto-sams rehearse-pythia-2.8b-shp-dpo \
-  rehearse-pythia-2.8b-shp-dpo-sams rehearse-pythia-2.8b-shp-kto rehearse-pythia-2.8b-shp-kto-sams \
-  rehearse-hh-base-rm rehearse-hh-apo-rm rehearse-hh-base-rjs rehearse-hh-apo-rjs
+  rehearse-pythia-2.8b-hh-kto rehearse-pythia-2.8b-hh-kto-sams rehearse-pythia-2.8b-hh-dpo-sams-select25 \
+  rehearse-pythia-2.8b-hh-dpo-sams-select75 rehearse-pythia-2.8b-hh-dpo-sams-select100 \
+  rehearse-pythia-2.8b-hh-dpo-sams-no-explore rehearse-pythia-2.8b-shp-dpo rehearse-pythia-2.8b-shp-dpo-sams \
+  rehearse-pythia-2.8b-shp-kto rehearse-pythia-2.8b-shp-kto-sams rehearse-hh-base-rm rehearse-hh-apo-rm \
+  rehearse-hh-base-rjs rehearse-hh-apo-rjs
 .PHONY: $(REHEARSE)
 
 $(REHEARSE): rehearse-%: | rehearse-setup
@@ -839,7 +844,7 @@ pending_eval-lmeval := benchmark open-llm-leaderboard is not implemented yet (is
 pending_eval-mtbench := benchmark mt-bench is not implemented yet (issue 5): no make target eval-mtbench
 pending_eval-pref-accuracy := benchmarks hh, shp are not implemented yet (issue 6): no make target eval-pref-accuracy
 pending_eval-rm := benchmarks hh-test, hh-llm-valid are not implemented yet (issue 7): no make target eval-rm
-pending_eval-rm-robustness := benchmark rm-robustness is not implemented yet (issue 17 (item 13); protocol partly unknown: how AMaPO paired the 4 responses of the OOD sets is not published (docs/fidelity_research.md)): no make target eval-rm-robustness
+pending_eval-rm-robustness := benchmark rm-robustness is not implemented yet (issue 17 (item 13)): no make target eval-rm-robustness
 pending_eval-rm-score := benchmark hh-test is not implemented yet (issue 7): no make target eval-rm-score
 pending_eval-rmbench := benchmark rm-bench is not implemented yet (issue 7): no make target eval-rmbench
 pending_eval-zeroeval := benchmarks gsm8k, mmlu are not implemented yet (issue 17): no make target eval-zeroeval

@@ -56,7 +56,7 @@ def test_issue_cells_exist_with_their_status(registry):
     assert registry.cells["llama3-instruct-dpo-sams"].train == "config"  # issue 6 landed its config
     assert registry.cells["pythia-2.8b-hh-dpo-sams"].train == "config"
     assert registry.cells["pythia-2.8b-hh-kto-sams"].train == "config"  # paired KTO + SamS (issue 6)
-    assert registry.cells["llama3-base-amapo-no-znorm"].train == "pending"
+    assert registry.cells["llama3-base-amapo-no-znorm"].train == "config"  # the amapo loss's margin switches
     assert registry.cells["hh-apo-rm"].train == "config"  # issue 7 landed its config
     assert (registry.cells["hh-apo-rm"].setting, registry.cells["hh-apo-rm"].method) == ("llama-7b-hh-rm", "rm-apo")
     # The spellings that differ between the reported CSVs and training_configs/ meet in the registry.
@@ -100,9 +100,15 @@ def test_every_training_config_belongs_to_a_cell(registry):
     assert len(owned) == len(set(owned))
     assert set(owned) <= configs
     starts = {c.start for c in registry.cells.values()}
-    for extra in sorted(configs - set(owned)):
+    for extra in sorted(configs - set(owned) - set(ALTERNATIVE_RECIPES)):
         cfg = yaml.safe_load((REPO / extra).read_text())
         assert Path(extra).stem == "sams-pretrain" or cfg["output_dir"] in starts, extra
+    for extra, cid in ALTERNATIVE_RECIPES.items():  # a second recipe of a cell, where the sources disagree
+        assert registry.cells[cid].train == "config" and f"cell {cid}" in _header(REPO / extra), extra
+
+
+# config -> the cell it is a second recipe of (the cell runs its own config; this one is offered beside it)
+ALTERNATIVE_RECIPES = {"training_configs/llama-7b-hh-rm/rm-apo-from-base.yaml": "hh-apo-rm"}
 
 
 def test_start_cells_exist(registry):
@@ -181,15 +187,32 @@ def test_registry_errors(tmp_path, mutate, message):
 # ------------------------------------------------------------------------------------------ make list
 
 
-def test_list_shows_every_cell_with_its_status(registry):
+def _with_a_pending_cell(tmp_path):
+    """The registry with one cell set back to `train: pending` (every cell has a config today)."""
+    data = yaml.safe_load((REPO / "results" / "cells.yaml").read_text())
+    data["settings"]["pythia-2.8b-hh"]["cells"]["dpo-sams-select25"].update(
+        {"train": "pending", "issue": "99 (item 1): a reason"})
+    path = tmp_path / "cells.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_registry(path)
+
+
+def test_list_shows_every_cell_with_its_status(registry, tmp_path):
     text = list_cells(registry, [], defined_make_targets())
     assert f"{len(registry.cells)} cells" in text
     for cid in registry.cells:
         assert re.search(rf"^{re.escape(cid)}\s", text, re.M), cid
-    line = next(x for x in text.splitlines() if x.startswith("llama3-base-amapo-no-znorm "))
-    assert "config pending (issue 17)" in line
     line = next(x for x in text.splitlines() if x.startswith("llama3-instruct-simpo "))
     assert "config ready" in line
+    text = list_cells(_with_a_pending_cell(tmp_path), [], defined_make_targets())
+    line = next(x for x in text.splitlines() if x.startswith("pythia-2.8b-hh-dpo-sams-select25 "))
+    assert "config pending (issue 99)" in line
+
+
+def test_a_pending_cell_has_no_launch_and_says_why(tmp_path):
+    rules = render(_with_a_pending_cell(tmp_path))
+    rule = rules.split("\npythia-2.8b-hh-dpo-sams-select25:\n", 1)[1].split("\n")[0]
+    assert "no training config yet (issue 99 (item 1): a reason)" in rule and "accelerate" not in rule
 
 
 def test_list_cli_runs_on_the_repo():
@@ -239,7 +262,6 @@ def test_make_dry_run_overrides():
 
 
 @pytest.mark.parametrize("cell, message", [
-    ("llama3-base-amapo-no-znorm", "no training config yet (issue 17 (item 12)"),   # AMaPO ablation rows
     ("mistral-instruct-sft", "this table row is mistralai/Mistral-7B-Instruct-v0.2 itself"),
 ])
 def test_make_dry_run_cells_without_a_launch(cell, message):
@@ -264,8 +286,11 @@ def test_make_dry_run_eval_of_a_cell_and_of_its_released_checkpoint():
 def test_make_eval_of_a_pending_benchmark_fails_clearly(registry):
     defined = defined_make_targets()
     pending = [(c, e) for c in registry.cells.values() for e in pending_evals(c, defined)]
-    if not pending:
-        pytest.skip("every benchmark entry point exists now")
+    if not pending:  # every entry point exists: the fallback still answers a mistyped cell name
+        out = subprocess.run(["make", "--no-print-directory", "eval-no-such-cell"], cwd=REPO, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode != 0 and "no rule for eval-no-such-cell: make list shows the cells" in out.stderr
+        return
     cell, spec = pending[0]
     # The entry point itself (not eval-<cell>, whose other benchmarks would run) answers with what is missing.
     out = subprocess.run(["make", "--no-print-directory", spec.target], cwd=REPO,
@@ -287,13 +312,14 @@ def test_readme_cells_table_is_up_to_date(registry):
     assert markdown_cells(registry) in readme, "README's cells table is stale: paste python -m prefopt.reproduce.cells table"
 
 
-def test_list_says_where_a_benchmark_protocol_is_unknown(registry):
-    """The benchmark entry points issue 17 adds: make list names the issue, and for rm-robustness says which part
-    of the protocol could not be found."""
+def test_list_says_which_protocol_parts_are_our_choice(registry):
+    """Every benchmark entry point exists; make list names the parts of a protocol no source gives and the choice the
+    entry point makes instead (AMaPO's pairing of the OOD sets, the ZeroEval version behind the Gemma table)."""
     text = list_cells(registry, [], defined_make_targets())
-    foot = text.split("Benchmark entry points not implemented yet:")[1]
+    assert "Every benchmark entry point exists." in text and "not implemented yet" not in text
+    foot = text.split("Protocol parts no source gives (our choice, a parameter of the entry point):")[1]
     robustness = next(x for x in foot.splitlines() if x.strip().startswith("eval-rm-robustness"))
-    assert "issue 17" in robustness and "protocol partly unknown" in robustness
-    assert "eval-zeroeval (gsm8k, mmlu: issue 17)" in foot
+    assert "not published" in robustness and "PAIRING=best-worst" in robustness and "PAIRING=all-pairs" in robustness
+    assert "eval-zeroeval (gsm8k)" in foot and "--json_pick last" in foot and "eval-zeroeval (mmlu)" in foot
     line = next(x for x in text.splitlines() if x.startswith("llama3-instruct-selective-dpo "))
-    assert "config pending (issue 17)" in line
+    assert "config ready" in line   # the data_selection block (prefopt.training.selection)

@@ -339,6 +339,72 @@ def test_amapo_gradient_stops_at_the_margin():
     close(x["chosen_logps"].grad.tolist(), expected)
 
 
+# ---- AMaPO ablations (the paper's four rows; defaults = the released code) ------------------------------
+# One batch, worked out by hand: sw = [-1.0, -0.8, -0.6, -0.2], sl = -1.1 each, so m = sw - sl = [0.1, 0.3, 0.5,
+# 0.9], beta = 2. mu = 1.8 / 4 = 0.45; mu - m = [0.35, 0.15, -0.05, -0.45]; unbiased variance
+# (0.1225 + 0.0225 + 0.0025 + 0.2025) / 3 = 0.35 / 3, s = 0.3415650; z = (mu - m)/s = [1.0246951, 0.4391550,
+# -0.1463850, -1.3174651]. Pairs 3 and 4 are at or above the mean ("correct"): no margin unless that gate is off.
+ABL_SW, ABL_SL, ABL_N = [-1.0, -0.8, -0.6, -0.2], [-1.1] * 4, [1, 1, 1, 1]
+ABLATIONS = {
+    # released default: M = beta e^{z mu}: 2 e^{1.0246951 * 0.45} = 2 e^{0.4611128} = 3.1716754,
+    # 2 e^{0.4391550 * 0.45} = 2 e^{0.1976198} = 2.4369980
+    "default": ({}, [3.1716754, 2.4369980, 0.0, 0.0]),
+    # w/o Z-norm: M = beta e^{(mu - m) mu}: 2 e^{0.35 * 0.45} = 2 e^{0.1575} = 2.3411615, 2 e^{0.0675} = 2.1396605
+    "no-znorm": ({"znorm": False}, [2.3411615, 2.1396605, 0.0, 0.0]),
+    # w/o exp scaling: M = 2 beta z mu = 4 * 1.0246951 * 0.45 = 1.8444512, 4 * 0.4391550 * 0.45 = 0.7904790
+    "no-exp": ({"exp_scaling": False}, [1.8444512, 0.7904790, 0.0, 0.0]),
+    # w/o both: M = 2 beta (mu - m) mu = 4 * 0.35 * 0.45 = 0.63, 4 * 0.15 * 0.45 = 0.27
+    "no-both": ({"znorm": False, "exp_scaling": False}, [0.63, 0.27, 0.0, 0.0]),
+    # w/o zero margin for correct pairs: every pair gets beta e^{z mu}; pairs 3, 4: 2 e^{-0.1463850 * 0.45} =
+    # 2 e^{-0.0658733} = 1.8724990, 2 e^{-0.5928593} = 1.1054891
+    "no-zero-margin": ({"zero_margin_correct": False}, [3.1716754, 2.4369980, 1.8724990, 1.1054891]),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(ABLATIONS))
+def test_amapo_ablation_hand_values(variant):
+    from prefopt.losses.adaptive_margin import amapo  # noqa: PLC0415
+
+    flags, margins = ABLATIONS[variant]
+    x = tensors(ABL_SW, ABL_SL, ABL_N, ABL_N, None, None)
+    out = amapo(PairLogps(x["chosen_logps"], x["rejected_logps"], x["chosen_lengths"], x["rejected_lengths"]),
+                beta=2.0, label_smoothing=0.0, **flags)
+    m = [0.1, 0.3, 0.5, 0.9]
+    assert out.metrics["loss/margin"].item() == pytest.approx(sum(margins) / 4, abs=1e-6)
+    # per-pair loss -log sigma(2 m - M); e.g. the default's first pair: -log sigma(0.2 - 3.1716754) = 3.0216
+    close(out.losses.tolist(), [-log_sigmoid(2.0 * v - g) for v, g in zip(m, margins)])
+    close(compute("amapo", **x, beta=2.0, **flags).tolist(), out.losses.tolist())  # the registry path takes them
+
+
+def test_amapo_ablation_means_are_the_worked_examples():
+    # The means of docs/fidelity_research.md's table: 1.3682, 1.1131, 0.7700, 0.4848, 1.6583.
+    x = tensors(ABL_SW, ABL_SL, ABL_N, ABL_N, None, None)
+    means = {v: compute("amapo", **x, beta=2.0, **flags).mean().item() for v, (flags, _) in ABLATIONS.items()}
+    expected = {"default": 1.3682, "no-znorm": 1.1131, "no-exp": 0.7700, "no-both": 0.4848, "no-zero-margin": 1.6583}
+    for v, e in expected.items():
+        assert means[v] == pytest.approx(e, abs=5e-5), v
+
+
+def test_amapo_linear_margin_is_clipped_at_zero_when_the_mean_is_negative():
+    # m = [-1, -0.2, 0.1] (mean -11/30 < 0): pair 1 is below the mean, z > 0, so z mu < 0. The exp form gives it a
+    # margin in (0, beta); the linear form 2 beta z mu would be negative (a bonus): clipped to 0, every pair plain.
+    sw, sl = [-2.0, -2.2, -1.9], [-1.0, -2.0, -2.0]
+    n = [1, 1, 1]
+    m = [-1.0, -0.2, 0.1]
+    x = tensors(sw, sl, n, n, None, None)
+    got = compute("amapo", **x, beta=3.0, exp_scaling=False).tolist()
+    close(got, [-log_sigmoid(3.0 * v) for v in m])
+    exp_form = compute("amapo", **x, beta=3.0).tolist()
+    assert exp_form[0] > got[0] and exp_form[1:] == pytest.approx(got[1:])
+
+
+def test_amapo_ablations_keep_no_margin_without_spread():
+    pw, pl = [-4.4, -8.8, -2.2], [-6.0, -12.0, -3.0]  # sw - sl = 0.4 in all three: s = 0
+    x = tensors(pw, pl, [4, 8, 2], [4, 8, 2], None, None)
+    for flags, _ in ABLATIONS.values():
+        close(compute("amapo", **x, beta=2.0, **flags).tolist(), [-log_sigmoid(2.0 * 0.4)] * 3)
+
+
 # ---- DDP: batch statistics over all ranks ------------------------------------------------------------
 
 

@@ -140,7 +140,7 @@ def test_mistral_equals_sentencepiece_on_real_text(spm_tok, shared_data):
 
 
 def test_mistral_model_file_is_mistral_7b_tokenizer():
-    from prefopt.toy.diskcache import file_sha256
+    from prefopt.core.cachefs import file_sha256
 
     path = rt.package_file("mistral_common", "data/tokenizer.model.v1", "mistral-common")
     # the sha256 of tokenizer.model in mistralai/Mistral-7B-v0.1 / -Instruct-v0.1 / Mixtral-8x7B-Instruct-v0.1

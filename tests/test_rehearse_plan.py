@@ -62,11 +62,15 @@ def test_the_sams_scheduler_shrinks_and_its_pretraining_runs_first(registry):
 
 def test_chains_prepare_sft_and_rejection_sampling(registry):
     p = P.plan_cell(registry.cells["pythia-2.8b-shp-kto-sams"], registry, ROOT)
-    names = [s.name for s in p.steps[:4]]
+    names = [s.name for s in p.steps[:3]]
+    # the SFT stage pretrains the SamS scheduler (sample_scheduler mode sft); kto-sams loads both from its folder
     assert names == ["prepare data/pythia-2.8b-shp", "stage training_configs/pythia-2.8b-shp/sft.yaml",
-                     "stage training_configs/pythia-2.8b-shp/sams-pretrain.yaml", "train (uninterrupted)"]
+                     "train (uninterrupted)"]
     assert p.steps[0].argv[1:4] == ["scripts/prepare_pref_data.py", "shp", "/r/data/pythia-2.8b-shp"]
     assert "--config_file" in p.steps[1].argv and "accelerate_configs/fsdp.yaml" in p.steps[1].argv
+    stage_block = next(w for w in p.steps[1].argv if w.startswith("--sample_scheduler="))
+    assert '"mode":"sft"' in stage_block and '"width":64' in stage_block  # shrunk as the policy's scheduler is
+    assert p.changes["sample_scheduler"][1]["init_from"] == "/r/outputs/pythia-2.8b-shp/sft" == p.steps[1].output_dir
     done: set[str] = set()
     first = P.plan_cell(registry.cells["pythia-2.8b-shp-dpo"], registry, ROOT, done=done)
     again = P.plan_cell(registry.cells["pythia-2.8b-shp-kto"], registry, ROOT, done=done)
@@ -90,7 +94,29 @@ def test_eval_targets_use_the_cells_template_generation_and_an_offline_judge(reg
             in alpaca)
     assert "JUDGE=hf:meta-llama/Meta-Llama-3-8B-Instruct" in alpaca and "MAX_NEW_TOKENS=16" in alpaca
     assert "JUDGE=rule:length" in evals["arena-hard"].argv
-    assert evals["gsm8k"].skip.startswith("not implemented yet")  # ZeroEval is pending: listed, not run
+    # ZeroEval's rows are a hub dataset with no offline copy: listed with the reason, not run
+    assert "yuchenlin/zero-eval" in evals["gsm8k"].skip and evals["gsm8k"].argv[2] == "eval-zeroeval"
+    rm = {s.benchmark: s for s in P.plan_cell(registry.cells["mistral-base-dpo"], registry, ROOT).steps}
+    assert rm["rm-robustness"].skip is None and rm["rm-robustness"].argv[2] == "eval-rm-robustness"
+    lmeval = {s.benchmark: s for s in P.plan_cell(registry.cells["mistral-instruct-dpo"], registry, ROOT).steps}
+    assert "hub" in lmeval["open-llm-leaderboard"].skip
+
+
+def test_per_epoch_cells_keep_their_epoch_rules_with_one_step_per_epoch(registry):
+    p = P.plan_cell(registry.cells["pythia-2.8b-hh-dpo"], registry, ROOT)
+    # epoch_stopping and load_best_model_at_end need saving and evaluating per epoch: kept; 4 per device x 2
+    # ranks x 2 accumulation = 16 rows make an epoch one step, so 3 steps are 3 epochs with a checkpoint each
+    assert "save_strategy" not in p.changes and "save_steps" not in p.changes
+    assert p.changes["max_train_samples"][1] == 16 and p.changes["max_steps"][1] == 3
+
+
+def test_selective_dpo_runs_its_selection_shrunk_as_a_path_of_its_own(registry):
+    p = P.plan_cell(registry.cells["llama3-instruct-selective-dpo"], registry, ROOT)
+    block = p.changes["data_selection"][1]
+    assert block["seeds"] == [0] and block["evals_per_run"] == 2 and block["keep_fraction"] == 0.5
+    assert block["work_dir"] == "/r/outputs/llama3-instruct/selective-dpo-selection"
+    assert p.changes["dataset"][1] == "/r/outputs/llama3-instruct/selective-dpo-selection/selected"
+    assert p.family == "pairwise reference-based + data selection"
 
 
 def test_every_trainable_cell_is_on_exactly_one_path(registry):
@@ -98,8 +124,10 @@ def test_every_trainable_cell_is_on_exactly_one_path(registry):
     shared = P.paths([P.plan_cell(c, registry, ROOT) for c in cells])
     listed = [c for v in shared.values() for c in v]
     assert sorted(listed) == sorted(c.id for c in cells) and len(listed) == len(set(listed))
-    key = next(k for k, v in shared.items() if "mistral-base-dpo" in v)
-    assert key[1] == "pairwise reference-based" and {"mistral-base-ipo", "mistral-base-r-dpo"} <= set(shared[key])
+    key = next(k for k, v in shared.items() if "mistral-base-ipo" in v)
+    assert key[1] == "pairwise reference-based" and shared[key] == ["mistral-base-ipo", "mistral-base-r-dpo"]
+    # DPO also trains the same way, but AMaPO's table adds rm-robustness to its benchmarks: a path of its own
+    assert next(k for k, v in shared.items() if "mistral-base-dpo" in v)[3][-1] == "rm-robustness"
     assert len(shared) < len(cells)
 
 

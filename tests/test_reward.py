@@ -280,6 +280,40 @@ def test_train_rm_and_apo_end_to_end(tmp_path):
         evaluate_model(str(tmp_path / "rm"), bench, ref=backbone)
 
 
+def test_training_from_a_reward_model_folder_continues_its_weights(tmp_path):
+    """APO's earlier recipe trains the APO RM from the trained base RM. A run_rm.py output folder holds backbone.* and
+    reward_head.weight; loading it as a backbone once started silently from random weights (AutoModel found none of
+    its keys). With learning_rate 0 the continued run must save exactly the weights it started from."""
+    from safetensors.torch import load_file
+
+    from prefopt.config import build_config
+    from prefopt.config.reward import RewardConfig
+    from prefopt.reward.train import train_rm
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _pairs_file(data / "train.jsonl")
+    base = {"dataset": str(data), "eval_split": None, "max_length": 48, "add_sep_token": True, "max_steps": 2,
+            "per_device_train_batch_size": 4, "report_to": "none", "use_cpu": True, "save_strategy": "no",
+            "task_type": "rm"}
+    first = tmp_path / "rm-base"
+    train_rm(*build_config(dict(base, model_name_or_path=_tiny_backbone(tmp_path / "backbone"),
+                                output_dir=str(first), learning_rate=1e-2), "base.yaml", RewardConfig))
+    second = tmp_path / "rm-continued"
+    train_rm(*build_config(dict(base, model_name_or_path=str(first), output_dir=str(second), learning_rate=0.0),
+                           "continued.yaml", RewardConfig))
+    before, after = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
+    assert set(before) == set(after) and "reward_head.weight" in after
+    for key in before:
+        assert torch.equal(before[key], after[key]), key
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["reward_model_start"] == {"from": str(first), "kind": "reward-model"}
+
+    with pytest.raises(InputError, match="pooling_type"):  # the head was trained on another pooling
+        train_rm(*build_config(dict(base, model_name_or_path=str(first), output_dir=str(tmp_path / "x"),
+                                    pooling_type="average"), "pooling.yaml", RewardConfig))
+
+
 def test_config_errors():
     from prefopt.config import build_config
     from prefopt.config.reward import RewardConfig

@@ -76,6 +76,26 @@ def test_overrides_and_errors(tmp_path):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
+@pytest.mark.parametrize(("config", "per_device", "accumulation"), [
+    ("training_configs/pythia-2.8b-hh/dpo.yaml", 4, 2),        # global batch 64 (eric-mitchell's)
+    ("training_configs/llama-7b-hh-rm/rm-base.yaml", 1, 8),    # global batch 64 (APO)
+    ("training_configs/mistral-base/orpo.yaml", 4, 1),         # global batch 32 (the ORPO recipe)
+])
+def test_default_global_batch_is_the_configs_own(tmp_path, config, per_device, accumulation):
+    """Without GLOBAL_BATCH the launcher keeps the config's global batch (per device x accumulation x the 8 GPUs
+    every config assumes); it once defaulted to 128 and silently doubled the 64-pair configs."""
+    own = per_device * accumulation * 8
+    for nodes, gpus in (("2", "8"), ("1", "4")):
+        proc = _dry_run(tmp_path, config, SLURM_NNODES=nodes, SLURM_GPUS_ON_NODE=gpus)
+        world = int(nodes) * int(gpus)
+        if own % (per_device * world):  # e.g. 32 pairs on 16 GPUs x 4 each: said, not silently changed
+            assert proc.returncode == 2 and "not a multiple" in proc.stderr, proc.stdout
+            continue
+        assert proc.returncode == 0, proc.stderr
+        _, cmd = _launch_args(proc.stdout.strip())
+        assert f"--gradient_accumulation_steps={own // (per_device * world)}" in cmd, (config, nodes, gpus, cmd)
+
+
 @pytest.mark.parametrize("name", ["deepspeed_zero3", "deepspeed_zero3_offload", "deepspeed_zero2", "fsdp",
                                   "multi_gpu", "cpu_ddp"])
 def test_accelerate_configs_exist_and_load(name):

@@ -65,9 +65,10 @@ def test_every_config_parses(path):
     if "loss" in _raw(path):
         # the file names the paper's method: paired KTO (kto_pair) is the KTO method on the pairwise pipeline
         method = {"kto_pair": "kto"}.get(train.loss, train.loss)
-        # a sample-scheduler cell (prefopt.training.sams) is named <method>-<variant>, or sams-pretrain (its pretraining)
-        scheduled = bool(train.sample_scheduler) and (path.stem.startswith(f"{method}-") or path.stem == "sams-pretrain")
-        assert method == path.stem or path.parent.name == "tiny" or scheduled
+        # a variant cell names its method as one word of the file name (dpo-sams, amapo-no-znorm, selective-dpo);
+        # sams-pretrain is a sample scheduler's pretraining
+        variant = method in path.stem.split("-") or bool(train.sample_scheduler) and path.stem == "sams-pretrain"
+        assert method == path.stem or path.parent.name == "tiny" or variant
 
 
 @pytest.mark.parametrize("path", CELLS, ids=_id)
@@ -272,7 +273,9 @@ def test_global_batch_of_every_config_is_the_documented_one():
         assert re.search(rf"= (global batch )?{gb}\b", gpu_lines), f"{_id(path)}: header does not state its batch {gb}"
     sams = {_id(p) for p in CELLS if "sample_scheduler" in _raw(p)}
     pythia = {_id(p) for p in CELLS if p.parent.name.startswith("pythia-")}
-    assert by_batch[64] == sams | pythia | {"llama-7b-hh-rm/rm-base.yaml", "llama-7b-hh-rm/rm-apo.yaml"}
+    rms = {f"llama-7b-hh-rm/{name}.yaml" for name in ("rm-base", "rm-apo", "rm-apo-from-base")}
+    selective = {"llama3-instruct/selective-dpo.yaml"}   # SamS's DPO settings without the scheduler (Table 3)
+    assert by_batch[64] == sams | pythia | rms | selective
     assert by_batch[32] == {"mistral-base/orpo.yaml"}
     assert set(by_batch) == {128, 64, 32}
     counts = {gb: len(ids) for gb, ids in by_batch.items()}

@@ -3,6 +3,8 @@
     arguments.py         ModelArguments, DataArguments, RunArguments, PreferenceConfig, SFTConfig
     reward.py            RewardConfig (scripts/run_rm.py)
     sample_scheduler.py  SamSConfig: the `sample_scheduler:` block
+    selection.py         DataSelectionConfig: the `data_selection:` block (Selective DPO's data selection)
+    stopping.py          EpochStoppingConfig: the `epoch_stopping:` block (multi-epoch training with a stopping rule)
     methods.py           the method table: every `loss:` name, its hyperparameters and its runner
     parse.py             YAML + --key=value -> checked groups (load_raw, parse_config, build_config)
     describe.py          --help

@@ -79,6 +79,10 @@ class RunArguments:
                                 choices=tuple(TASKS))
     task_eval_split: str = arg("val", "Which split of task_eval's prompts to judge during training.")
     task_eval_steps: int = arg(0, "Judge task_eval every N optimizer steps (0 = only at start and end).", ge=0)
+    epoch_stopping: dict = arg(
+        {}, "Optional block (prefopt.config.stopping.EpochStoppingConfig: patience, min_delta, split, ...): stop "
+            "multi-epoch training when metric_for_best_model, measured after every epoch, stops improving; {} = run "
+            "num_train_epochs.")
 
     def validate(self) -> None:
         if self.resume not in RESUME_WORDS and not os.path.isdir(self.resume):
@@ -104,7 +108,24 @@ class PreferenceConfig(RunArguments, TrainingArguments):
         "[prompt | chosen | rejected] row per pair, the prompt computed once: the same log-probs, fewer tokens "
         "(eager or sdpa attention; not with a sample scheduler, which needs per-sequence hidden states).",
         choices=BATCH_LAYOUTS)
-    logp_chunk_size: int = arg(0, "Compute log-softmax normalisers over row chunks of this size (0 = one shot).", ge=0)
+    logp_chunk_size: int = arg(0, "logprob_impl full only: compute log-softmax normalisers over row chunks of this "
+                                  "size (0 = one shot).", ge=0)
+    logprob_impl: str = arg(
+        "chunked", "How response log-probs are computed (policy and reference pass; prefopt.modeling.fused_logprobs). "
+        "full: the model's own forward, (N, T, V) logits; chunked: the base model's hidden states, then the LM head, "
+        "float32 logsumexp and gather over RESPONSE positions only, in chunks, recomputed in backward: the same "
+        "numbers to float rounding, peak extra memory O(logprob_chunk_tokens x V). Soft-capping (Gemma-2), tied or "
+        "untied heads, head bias and ZeRO-3 are handled; a model whose forward does more after its head is "
+        "refused on its first batch (bench/: 3-6x the pairs/s of TRL at V >= 32k, about 0.2x its memory).",
+        choices=("full", "chunked"))
+    logprob_chunk_tokens: int = arg(
+        256, "logprob_impl chunked: response positions per chunk; the chunk's float32 logits (chunk x V x 4 bytes: "
+        "128 MB at 256 x 128k) are the path's peak extra memory (bench/logprob_kernels.md: 256 is the fastest size "
+        "or within 3% of it at V = 32k, 128k and 256k).", ge=1)
+    data_selection: dict = arg(
+        {}, "Optional block (prefopt.config.selection.DataSelectionConfig: source, seeds, keep_fraction, ...): "
+            "Selective DPO's selection, run before training when `dataset` does not hold it yet: reference runs on "
+            "halves of source rank the pairs by held-out loss, the easiest are written to `dataset`. {} = none.")
     sample_scheduler: dict = arg(
         {}, "Optional sample scheduler block (prefopt.config.sample_scheduler.SamSConfig: name, select_ratio, ...): "
             "chooses which pairs of each micro-batch get gradients; {} = every pair (plain training). The old key "
@@ -114,3 +135,8 @@ class PreferenceConfig(RunArguments, TrainingArguments):
 @dataclass
 class SFTConfig(RunArguments, TrainingArguments):
     """Training config of supervised fine-tuning (`scripts/run_sft.py`)."""
+
+    sample_scheduler: dict = arg(
+        {}, "Optional SamS block with mode: sft (prefopt.config.sample_scheduler.SamSConfig): the scheduler is "
+            "pretrained during this SFT run on its chosen responses (SamS App. F.3) and written to "
+            "<output_dir>/sams_scheduler.pt for a dpo-sams config's init_from; the SFT loss is unchanged. {} = none.")

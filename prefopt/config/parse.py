@@ -23,8 +23,10 @@ from prefopt.core.errors import InputError
 from prefopt.core.fields import build_checked, config_fields, unknown_key_error
 from prefopt.core.plugins import get_task
 
-from .arguments import DataArguments, ModelArguments, PreferenceConfig
+from .arguments import DataArguments, ModelArguments, PreferenceConfig, SFTConfig
 from .methods import Method, methods
+from .selection import check_selection
+from .stopping import check_stopping
 
 logger = logging.getLogger("prefopt")
 
@@ -136,14 +138,20 @@ def check_across_groups(model, data, train, method: Method | None, source: str) 
         if train.task_eval_split not in splits:
             raise InputError(f"task_eval_split must be one of {splits} for task {train.task_eval!r}, got "
                              f"{train.task_eval_split!r}", where=source, fix="pick one of the task's splits")
+    check_stopping(train, data, source)
+    if isinstance(train, SFTConfig) and train.sample_scheduler:
+        check_sft_scheduler(make_config(train.sample_scheduler, source), source)
     if method is None:
         return
+    check_selection(data, train, method, source)
     scheduler = train.sample_scheduler
     if scheduler:
         if not method.takes_sample_scheduler:
             raise InputError(f"loss {method.name!r} has its own trainer, which takes no sample scheduler", where=source,
                              fix="remove the sample_scheduler block, or use a pairwise loss (for KTO: loss kto_pair)")
-        make_config(scheduler, source)
+        if make_config(scheduler, source).mode == "sft":
+            raise InputError("sample_scheduler.mode sft belongs to an SFT config (scripts/run_sft.py)", where=source,
+                             fix="use mode: pretrain (policy frozen) or select here")
     if train.batch_layout == "shared_prefix":
         if scheduler:
             raise InputError("batch_layout shared_prefix cannot feed a sample scheduler (it needs per-sequence "
@@ -152,6 +160,17 @@ def check_across_groups(model, data, train, method: Method | None, source: str) 
             raise InputError(f"batch_layout shared_prefix needs an attention mask per pair, which "
                              f"{model.attn_implementation} does not take", where=source,
                              fix="set attn_implementation: sdpa (or eager), or batch_layout: pairs")
+
+
+def check_sft_scheduler(cfg, source: str) -> None:
+    """An SFT run's scheduler only learns (SamS App. F.3): the bandit, mode sft, rewards from the SFT loss."""
+    wrong = {key: want for key, want in (("name", "sams"), ("mode", "sft"), ("reward_loss", "sft"))
+             if getattr(cfg, key) != want}
+    if wrong:
+        key, want = next(iter(wrong.items()))
+        raise InputError(f"sample_scheduler.{key} must be {want!r} in an SFT config, got {getattr(cfg, key)!r}",
+                         where=source, fix=f"set sample_scheduler.{key}: {want} (the scheduler learns during SFT, "
+                                            "every sample is trained on, the rewards come from the SFT loss)")
 
 
 def explicit_values(model, data, train) -> dict:

@@ -17,14 +17,18 @@ from dataclasses import dataclass
 
 from prefopt.core.fields import arg, build_checked
 
+SCHEDULER_MODES = ("select", "pretrain", "sft")
+
 
 @dataclass
 class SamSConfig:
     name: str = arg("sams", "sams: the contextual-bandit scheduler; random: K pairs uniformly at random "
                            "(the paper's random-50% ablation; no networks).", choices=("sams", "random"))
     mode: str = arg("select", "select: choose K pairs per micro-batch and train the policy on them; pretrain: "
-                             "scheduler pretraining, the policy frozen (no policy gradient), no selection.",
-                   choices=("select", "pretrain"))
+                             "scheduler pretraining, the policy frozen (no policy gradient), no selection; sft: "
+                             "scheduler pretraining during the policy's SFT (scripts/run_sft.py, SamS App. F.3 for an "
+                             "existing preference data set): SFT trains as without it, the scheduler learns from "
+                             "every micro-batch of chosen responses.", choices=SCHEDULER_MODES)
     select_ratio: float = arg(0.5, "rho: K = floor(rho * B) pairs of each global micro-batch get gradients.", gt=0,
                                le=1)
     selection: str = arg("topk", "topk: greedy top-K of the score (the paper); sample: K draws without replacement "

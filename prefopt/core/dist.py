@@ -1,6 +1,11 @@
-"""Collectives that also work in a single process (unit tests, one CPU): identity when torch.distributed is off."""
+"""Collectives that also work in a single process (unit tests, one CPU): identity when torch.distributed is off;
+and building a cached model from inside a distributed run (in a fresh process outside the group)."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import torch
 import torch.distributed as dist
@@ -37,3 +42,27 @@ def gather_detached(t: torch.Tensor) -> torch.Tensor:
 def gather_rows(t: torch.Tensor) -> torch.Tensor:
     """(n_local, *shape) tensors concatenated over ranks along dim 0 (ranks may hold different n), detached."""
     return gather_detached(t.contiguous()).reshape(-1, *t.shape[1:])
+
+
+# What a launcher (torchrun, accelerate, DeepSpeed) puts in a rank's environment: not for a fresh build process.
+LAUNCH_ENV_PREFIXES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_", "MASTER_",
+                       "TORCHELASTIC_", "ACCELERATE_", "CROSS_")
+
+
+def in_distributed_run() -> bool:
+    """Whether this process is a rank of an initialized torch.distributed group.
+
+    A model cannot be built and saved in such a process: transformers' save_pretrained writes only on global
+    rank 0 (a build on rank 1 published a folder holding only the tokenizer), and under DeepSpeed ZeRO-3 a model
+    made from its config is partitioned. Builders then run their own CLI in a fresh process (`build_in_fresh_process`).
+    """
+    return dist.is_available() and dist.is_initialized()
+
+
+def build_in_fresh_process(module: str, args: list[str]) -> None:
+    """Run `python -m <module> <args>` outside the distributed group (launcher variables removed); its stderr
+    is in the error when it fails."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(LAUNCH_ENV_PREFIXES)}
+    proc = subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"python -m {module} {' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")

@@ -27,7 +27,8 @@ class PairCollator:
 
     input_ids / attention_mask / response_mask are (2B, T): rows i < B are prompt + chosen, rows i >= B are
     prompt + rejected (ONE concatenated batch), right-padded. response_mask is 1 exactly on response tokens.
-    Reference log-probs, when every row carries them, come back as float32 (B,) tensors. Other keys are ignored.
+    Reference log-probs, when every row carries them, come back as float32 (B,) tensors; so does `row_index`, a
+    row's position in its data set (int64), for per-pair records of an evaluation. Other keys are ignored.
     """
 
     def __init__(self, pad_token_id: int, pad_to_multiple_of: int | None = None):
@@ -47,6 +48,8 @@ class PairCollator:
             response_mask[i, n: n + m] = 1
         batch = {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask}
         batch.update(_reference_logps(rows))
+        if rows and all("row_index" in r for r in rows):
+            batch["row_index"] = torch.tensor([int(r["row_index"]) for r in rows], dtype=torch.long)
         return batch
 
 

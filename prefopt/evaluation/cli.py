@@ -13,10 +13,12 @@ from .report import result_path
 from .settings import with_max_new_tokens
 
 
-def benchmark_parser(prog: str, benchmark: str, *, judge: str, generation: str | None) -> argparse.ArgumentParser:
+def benchmark_parser(prog: str, benchmark: str, *, judge: str | None, generation: str | None) -> argparse.ArgumentParser:
+    """judge=None: the benchmark scores by rule (no --judge option)."""
     ap = argparse.ArgumentParser(prog=prog)
     ap.add_argument("--model", required=True, help="hub id, local folder or tiny:<size>/<task>")
-    ap.add_argument("--judge", default=judge, help=f"judge (default {judge})")
+    if judge is not None:
+        ap.add_argument("--judge", default=judge, help=f"judge (default {judge})")
     ap.add_argument("--cell", default=None, help="registry cell id written into the result (make eval-<cell>)")
     ap.add_argument("--template", default=None, help="eval template name (prefopt/evaluation/templates.py)")
     ap.add_argument("--generation", default=generation, help="decoding: key=value pairs or a named setting")

@@ -77,39 +77,85 @@ def training_config(model: str) -> dict:
     return (json.loads(path.read_text()).get("config") or {}) if path.exists() else {}
 
 
-def evaluate(policy: str, ref: str, pairs, args) -> dict:
-    """Implicit-reward accuracy of `policy` vs `ref` on `pairs`, tokenized with the policy's tokenizer."""
-
-    tok_args = ModelArguments(model_name_or_path=policy, chat_template=args.chat_template)
-    tokenizer = load_tokenizer(tok_args)
+def tokenize_for(policy: str, pairs, args):
+    """(rows, report, tokenizer): `pairs` tokenized with the policy's tokenizer and the tokenization options of args."""
+    tokenizer = load_tokenizer(ModelArguments(model_name_or_path=policy, chat_template=args.chat_template))
     rows, report = tokenize_pairs(pairs, tokenizer, max_length=args.max_length,
                                   max_prompt_length=args.max_prompt_length, truncation_mode=args.truncation_mode,
                                   role_header_in_response=args.role_header_in_response, progress=len(pairs) > 2000)
-    collator = PairCollator(pad_token_id=tokenizer.pad_token_id)
+    return rows, report, tokenizer
+
+
+def load_scorer(name: str, torch_dtype: str):
+    """A model that scores responses, on the GPU when there is one."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    return load_model(name, ModelArguments(model_name_or_path=name, torch_dtype=torch_dtype)).to(device)
 
-    def logps(name: str):
-        model = load_model(name, ModelArguments(model_name_or_path=name, torch_dtype=args.torch_dtype)).to(device)
-        return compute_logps(model, rows, collator, batch_size=args.batch_size, desc=f"log-probs of {name}")
 
+def summed_logps(model, rows, tokenizer, batch_size: int, desc: str):
+    """(chosen, rejected) summed response log-probs through the trainer's forward (prefopt.modeling.refcache)."""
+    return compute_logps(model, rows, PairCollator(pad_token_id=tokenizer.pad_token_id), batch_size=batch_size,
+                         desc=desc)
+
+
+def reference_logps(ref: str, rows, args, compute):
+    """The reference's (chosen, rejected) log-probs from the cache, computed by `compute()` on a miss."""
     settings = {"dtype": args.torch_dtype, "attn": None, "chunk": 0, "dropout_disabled": True}
     cache = ReferenceCache(weights_fingerprint(local_folder(ref), args.reference_cache_dir), settings,
                            args.reference_cache_dir)
-    ref_c, ref_r = cache.get_or_compute(rows, lambda: logps(ref))
-    pol_c, pol_r = logps(policy)
-    margins = (pol_c - ref_c) - (pol_r - ref_r)
+    return cache.get_or_compute(rows, compute)
+
+
+def margin_accuracy(margins: torch.Tensor) -> dict:
+    """% of margins > 0 (ties, margin exactly 0, count as wrong: see the module docstring), with counts."""
     n = margins.numel()
-    acc = (margins > 0).float().mean().item()  # ties (margin exactly 0) count as wrong: see the module docstring
+    acc = (margins > 0).float().mean().item()
     return {"accuracy": 100 * acc, "pairs": n, "ties": int((margins == 0).sum()),
-            "binomial_se": 100 * math.sqrt(acc * (1 - acc) / n), "margin_mean": margins.mean().item(),
-            "tokenization": report.as_dict()}
+            "binomial_se": 100 * math.sqrt(acc * (1 - acc) / n), "margin_mean": margins.mean().item()}
+
+
+def evaluate(policy: str, ref: str, pairs, args) -> dict:
+    """Implicit-reward accuracy of `policy` vs `ref` on `pairs`, tokenized with the policy's tokenizer."""
+    rows, report, tokenizer = tokenize_for(policy, pairs, args)
+
+    def logps(name: str):
+        return summed_logps(load_scorer(name, args.torch_dtype), rows, tokenizer, args.batch_size,
+                            f"log-probs of {name}")
+
+    ref_c, ref_r = reference_logps(ref, rows, args, lambda: logps(ref))
+    pol_c, pol_r = logps(policy)
+    return {**margin_accuracy((pol_c - ref_c) - (pol_r - ref_r)), "tokenization": report.as_dict()}
+
+
+def add_scoring_options(ap: argparse.ArgumentParser, tokenization: dict) -> None:
+    """Options shared with eval-rm-robustness: batch, dtype, reference cache, and the tokenization keys (default:
+    the policy's training config, else `tokenization`)."""
+    ap.add_argument("--batch_size", type=int, default=8)
+    ap.add_argument("--torch_dtype", default="float32")
+    ap.add_argument("--reference_cache_dir", default=None, help="default .cache/refcache")
+    for key, value in tokenization.items():
+        kind = (lambda s: s.lower() == "true") if isinstance(value, bool) else type(value) if value is not None else str
+        ap.add_argument(f"--{key}", type=kind, default=None, help=f"default: the policy's training config, else {value}")
+
+
+def fill_tokenization(args, trained: dict, tokenization: dict) -> None:
+    """Explicit flag > the policy's training config > `tokenization`'s default, in place."""
+    for key, value in tokenization.items():
+        if getattr(args, key) is None:
+            setattr(args, key, trained.get(key, value))
+
+
+def policy_parser(prog: str, description: str, ref_help: str) -> argparse.ArgumentParser:
+    """The command line of a script that scores a policy's implicit reward: --model and --ref to start with."""
+    ap = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="the policy (a local folder or hub id)")
+    ap.add_argument("--ref", default=None, help=ref_help)
+    return ap
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="scripts/eval_pref_accuracy.py", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="the policy (a local folder or hub id)")
-    ap.add_argument("--ref", default=None, help="the reference; default: the policy's model_name_or_path (manifest)")
+    ap = policy_parser("scripts/eval_pref_accuracy.py", __doc__,
+                       "the reference; default: the policy's model_name_or_path (manifest)")
     ap.add_argument("--data", required=True, help="hh | shp | a file or folder of pairs")
     ap.add_argument("--split", default="test")
     ap.add_argument("--name", default=None, help="benchmark id of the output file (default: hh, shp or the file's "
@@ -117,23 +163,16 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--cell", default=None, help="the results/cells.yaml cell this evaluates (null: none)")
     ap.add_argument("--out_dir", default=None, help="default results/reproduced/<run>")
     ap.add_argument("--limit", type=int, default=None, help="the first N pairs only (smoke tests)")
-    ap.add_argument("--batch_size", type=int, default=8)
-    ap.add_argument("--torch_dtype", default="float32")
     ap.add_argument("--min_score_ratio", type=float, default=2.0, help="shp: drop pairs below this score ratio")
     ap.add_argument("--bad_rows", default="drop", help="drop (counted in the report) or error")
-    ap.add_argument("--reference_cache_dir", default=None, help="default .cache/refcache")
-    for key, value in DEFAULT_TOKENIZATION.items():
-        kind = (lambda s: s.lower() == "true") if isinstance(value, bool) else type(value) if value is not None else str
-        ap.add_argument(f"--{key}", type=kind, default=None, help=f"default: the policy's training config, else {value}")
+    add_scoring_options(ap, DEFAULT_TOKENIZATION)
     return ap
 
 
 def run(argv: list[str]) -> dict:
     args = parser().parse_args(argv)
     trained = training_config(args.model)
-    for key, value in DEFAULT_TOKENIZATION.items():  # explicit flag > the policy's training config > default
-        if getattr(args, key) is None:
-            setattr(args, key, trained.get(key, value))
+    fill_tokenization(args, trained, DEFAULT_TOKENIZATION)
     ref = args.ref or trained.get("reference_model_name_or_path") or trained.get("model_name_or_path")
     if not ref:
         raise InputError("no reference model: the policy has no manifest.json naming its starting model",

@@ -41,6 +41,14 @@ def file_hash(*paths: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
+def source_files(source: str | Path) -> list[Path]:
+    """The files a data source consists of, for `data_files`: the file, every file under a folder, none for a hub id."""
+    path = Path(source)
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+
+
 def write_result(path: str | Path, *, benchmark: str, cell: str | None, metrics: dict, model: str,
                  judge: str | None, generation: dict | None, template: str | None, data_files: list,
                  details: dict | None = None, **manifest_extra) -> dict:

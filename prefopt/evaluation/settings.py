@@ -6,8 +6,9 @@ The papers' eval configs were written for vLLM, where a temperature above 0 samp
 rule is applied here when `do_sample` is not given, so a config means what it meant to its authors. Every
 `make eval-*` target reads GENERATION through this one parser, so a string means the same on every benchmark
 (APO's eval-rm-score settings always give do_sample, so HF's and vLLM's readings agree on them).
-Named settings: `greedy`, and `fastchat-default` (FastChat's MT-Bench answer generation: 1024 new tokens and a
-temperature per question category, `FASTCHAT_CATEGORY_TEMPERATURE`).
+Named settings: `greedy`, `fastchat-default` (FastChat's MT-Bench answer generation: 1024 new tokens and a
+temperature per question category, `FASTCHAT_CATEGORY_TEMPERATURE`), and `zeroeval-default` (ZeroEval's
+scripts/_common_eval.sh: temperature 0, top_p 1, repetition penalty 1, 4096 new tokens).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class GenerationSettings:
 NAMED = {
     "greedy": GenerationSettings(),
     "fastchat-default": GenerationSettings(max_new_tokens=1024, per_category_temperature=True),
+    "zeroeval-default": GenerationSettings(max_new_tokens=4096),
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(GenerationSettings)}
 

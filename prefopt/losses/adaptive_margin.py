@@ -101,10 +101,21 @@ def lmpo(
 class AMaPOParams:
     beta: float = arg(2.0, "Reward scale beta (README: 2.0 or 3.0); also the scale of the adaptive margin.", gt=0)
     label_smoothing: float = arg(0.0, "Label smoothing eps of the sigmoid loss (the code's default 0).", ge=0, lt=0.5)
+    # The paper's four ablations; the defaults are the released trainer's math.
+    znorm: bool = arg(True, "Divide the deviation mu - m by the batch std s (true: z = (mu - m)/s, the released code); "
+                            "false: the deviation as it is (ablation 'w/o Z-norm').")
+    exp_scaling: bool = arg(True, "Margin beta e^{d mu} (true, the released code); false: the linear form "
+                                  "linear_scale * beta * d * mu, clipped at 0 (ablation 'w/o exp scaling').")
+    linear_scale: float = arg(2.0, "c of the linear margin c beta d mu used when exp_scaling is false (2: the "
+                                   "commented-out alternative next to the exp line of the released trainer).", gt=0)
+    zero_margin_correct: bool = arg(True, "Give no margin to pairs at or above the batch mean, m >= mu (true, the "
+                                          "released code); false: every pair gets the margin (ablation 'w/o zero "
+                                          "margin for correct pairs').")
 
 
 @register("amapo", hparams=AMaPOParams, needs_reference=False)
-def amapo(x: PairLogps, state=None, *, beta: float, label_smoothing: float) -> LossOutput:
+def amapo(x: PairLogps, state=None, *, beta: float, label_smoothing: float, znorm: bool = True,
+          exp_scaling: bool = True, linear_scale: float = 2.0, zero_margin_correct: bool = True) -> LossOutput:
     """AMaPO: SimPO-style sigmoid loss on beta m - M, m = sw - sl, adaptive M = stopgrad(beta e^{z mu}) if m < mu.
 
         loss = -(1 - eps) log sigma(beta m - M) - eps log sigma(-(beta m - M)),  M = 0 where m >= mu.
@@ -120,10 +131,18 @@ def amapo(x: PairLogps, state=None, *, beta: float, label_smoothing: float) -> L
     z mu_r > 0, the code on m < mu: the same when mu > 0, but when mu < 0 the code puts margins in
     (0, beta) on the below-mean pairs while the literal paper form puts them on the above-mean ones.
 
+    Ablations (the paper's table names them; their forms are our reading, the defaults are the code):
+        d = (mu - m)/s (znorm) or mu - m (w/o Z-norm)
+        M = beta e^{d mu} (exp_scaling) or max(linear_scale beta d mu, 0) (w/o exp scaling)
+        gated on m < mu (zero_margin_correct) or given to every pair (w/o zero margin for correct pairs).
+    The linear form is the trainer's commented-out alternative (c = 2). Where mu < 0 it is negative for the
+    below-mean pairs, which would turn the margin into a bonus; it is clipped at 0 as the paper's max(., 0).
+
     Edge cases: a single pair in the group has no std, so M = 0 and the loss is SimPO with gamma = 0 (the
     code reaches the same through NaN and its `where`). Identical margins (std 0) also give M = 0, where
-    the code could divide a rounding error by 0 and return inf. The released trainer's sft_weight is
-    computed but never used and only the sigmoid loss exists, so neither is exposed here.
+    the code could divide a rounding error by 0 and return inf. Every variant keeps that rule: a group
+    without spread has no batch statistic to adapt to. The released trainer's sft_weight is computed but never used and only the
+    sigmoid loss exists, so neither is exposed here.
     Rewards logged as the code: beta * sw, beta * sl. Metrics as the code: `loss/margin` (mean M),
     `rewards/batch_margin_mean` (beta mu) and `margin/accuracies` (fraction with m > mu).
     """
@@ -132,9 +151,11 @@ def amapo(x: PairLogps, state=None, *, beta: float, label_smoothing: float) -> L
         m = (sw - sl).detach().to(_stats_dtype(sw))
         every = gather_detached(m)
         mu, s = every.mean(), batch_std(every)
-        below = (m < mu) & (s > 0)
-        z = (mu - m) / torch.where(s > 0, s, torch.ones_like(s))
-        margin = torch.where(below, beta * torch.exp(z * mu), torch.zeros_like(m))
+        spread = s > 0  # a single pair or identical margins: no batch statistic, no adaptive margin
+        d = (mu - m) / torch.where(spread, s, torch.ones_like(s)) if znorm else mu - m
+        raw = beta * torch.exp(d * mu) if exp_scaling else (linear_scale * beta * d * mu).clamp(min=0)
+        gate = spread & (m < mu) if zero_margin_correct else spread.expand_as(m)
+        margin = torch.where(gate, raw, torch.zeros_like(m))
     losses = sigmoid_loss(beta * (sw - sl) - margin.to(sw.dtype), label_smoothing)
     metrics = {
         "loss/margin": margin.mean(),

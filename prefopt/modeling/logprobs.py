@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import torch
 
+from .fused_logprobs import chunked_pair_forward
+from .masks import dense_mask
+
 
 def token_logps(logits: torch.Tensor, input_ids: torch.Tensor, chunk_size: int = 0) -> torch.Tensor:
     """log p(input_ids[:, t] | input_ids[:, :t]) for t = 1..T-1, shape (N, T-1).
@@ -45,15 +48,23 @@ def sequence_logps(
     return per_token.sum(-1), mask.sum(-1)
 
 
-def pair_forward(model, batch: dict, chunk_size: int = 0, output_hidden_states: bool = False):
+def pair_forward(model, batch: dict, chunk_size: int = 0, output_hidden_states: bool = False, impl: str = "full",
+                 chunk_tokens: int | None = None):
     """ONE forward over the concatenated 2B batch (chosen block, then rejected block).
 
     Returns (chosen_logps, rejected_logps, chosen_lengths, rejected_lengths, outputs). Every pairwise
     method, the reference pass and evaluation go through here, so methods never differ in how they score.
-    A shared-prefix batch (`SharedPrefixPairCollator`) goes to `shared_prefix_pair_forward`.
+    A shared-prefix batch (`SharedPrefixPairCollator`) goes to `shared_prefix_pair_forward`. impl "chunked"
+    (config logprob_impl) scores response positions only, without the full logits (prefopt.modeling.fused_logprobs);
+    its outputs carry no logits; chunk_tokens (config logprob_chunk_tokens) is its positions per chunk.
     """
+    if "segment_ids" in batch and output_hidden_states:
+        raise ValueError("a shared-prefix batch has no per-sequence hidden states (the SamS scheduler reads them): "
+                         "use PairCollator")
+    if impl == "chunked":
+        return chunked_pair_forward(model, batch, chunk_tokens, output_hidden_states)
     if "segment_ids" in batch:
-        return shared_prefix_pair_forward(model, batch, chunk_size, output_hidden_states)
+        return shared_prefix_pair_forward(model, batch, chunk_size)
     out = model(
         input_ids=batch["input_ids"],
         attention_mask=batch["attention_mask"],
@@ -65,12 +76,9 @@ def pair_forward(model, batch: dict, chunk_size: int = 0, output_hidden_states: 
     return logps[:b], logps[b:], lengths[:b], lengths[b:], out
 
 
-def shared_prefix_pair_forward(model, batch: dict, chunk_size: int = 0, output_hidden_states: bool = False):
+def shared_prefix_pair_forward(model, batch: dict, chunk_size: int = 0):
     """pair_forward on packed [prompt | chosen | rejected] rows: one forward, each prompt computed once."""
-    if output_hidden_states:
-        raise ValueError("a shared-prefix batch has no per-sequence hidden states (the SamS scheduler reads them): "
-                         "use PairCollator")
-    out = model(input_ids=batch["input_ids"], attention_mask=_dense_mask(model, batch["attention_mask"]),
+    out = model(input_ids=batch["input_ids"], attention_mask=dense_mask(model, batch["attention_mask"]),
                 position_ids=batch["position_ids"], use_cache=False)
     ids, source = batch["input_ids"], batch["logit_index"]
     rows = torch.arange(ids.size(0), device=ids.device).unsqueeze(1)
@@ -79,16 +87,3 @@ def shared_prefix_pair_forward(model, batch: dict, chunk_size: int = 0, output_h
     chosen = (batch["segment_ids"] == 1).to(torch.float32)
     rejected = (batch["segment_ids"] == 2).to(torch.float32)
     return ((per_token * chosen).sum(-1), (per_token * rejected).sum(-1), chosen.sum(-1), rejected.sum(-1), out)
-
-
-def _dense_mask(model, allowed: torch.Tensor) -> torch.Tensor:
-    """The block mask (True = may attend) in the form the model's attention kernel takes a custom 4D mask in:
-    sdpa takes booleans; eager ADDS the mask to its scores, so it needs 0 / -inf-like floats."""
-    impl = getattr(model.config, "_attn_implementation", None) or "sdpa"
-    if impl == "sdpa":
-        return allowed
-    if impl == "eager":
-        dtype = next(model.parameters()).dtype
-        return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
-    raise ValueError(f"shared-prefix batches need a dense 4D mask (attention eager or sdpa), not {impl!r}: "
-                     "use PairCollator")

@@ -100,8 +100,10 @@ def cache_key(weights: str, data: str, settings: dict) -> str:
 
 
 @torch.no_grad()
-def compute_logps(model, rows, collator, batch_size: int = 8, chunk_size: int = 0, desc: str = "reference log-probs"):
-    """Summed response log-probs of `model` on every pair, in row order: (chosen (N,), rejected (N,))."""
+def compute_logps(model, rows, collator, batch_size: int = 8, chunk_size: int = 0, desc: str = "reference log-probs",
+                  **how):
+    """Summed response log-probs of `model` on every pair, in row order: (chosen (N,), rejected (N,)).
+    `how`: pair_forward's impl / chunk_tokens (config logprob_impl, logprob_chunk_tokens)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -109,7 +111,7 @@ def compute_logps(model, rows, collator, batch_size: int = 8, chunk_size: int = 
     for i in tqdm(range(0, len(rows), batch_size), desc=desc, disable=len(rows) <= batch_size):
         batch = collator(rows[i : i + batch_size])
         batch = {k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)}
-        c, r, _, _, _ = pair_forward(model, batch, chunk_size)
+        c, r, _, _, _ = pair_forward(model, batch, chunk_size, **how)
         chosen.append(c.float().cpu())
         rejected.append(r.float().cpu())
     model.train(was_training)

@@ -37,7 +37,7 @@ GENERATED_MAKEFILE = MAKE_DIR / "cells.mk"
 TRAIN_STATES = ("config", "pending", "none")
 
 _TOP_KEYS = {"defaults", "methods", "reference_tables", "benchmarks", "shared_evals", "onpolicy", "settings"}
-_BENCHMARK_KEYS = {"name", "target", "args", "issue", "generates", "protocol", "tolerance"}
+_BENCHMARK_KEYS = {"name", "target", "args", "issue", "generates", "protocol", "tolerance", "open"}
 _METHOD_KEYS = {"script", "config_name"}
 _SETTING_KEYS = {"label", "config_dir", "start", "start_cell", "evals", "cells"}
 _EVAL_KEYS = {"template", "generation", "source", "target", "args"}
@@ -66,6 +66,7 @@ class Benchmark:
     generates: bool        # samples answers: needs a template and decoding settings per setting
     protocol: str
     tolerance: dict[str, float | str]   # metric -> absolute points, or "N%" of the reported value
+    open: str = ""         # what of the protocol no source gives, and the choice (a parameter) the entry point makes
 
     def default_tolerance(self, metric: str, reported: float) -> float | None:
         tol = self.tolerance.get(metric)
@@ -229,7 +230,7 @@ def _load_benchmarks(data: dict, where: str) -> dict[str, Benchmark]:
                 raise InputError(f"tolerance {metric}: {tol!r}: needs a known metric and a positive number or 'N%'",
                                  where=w)
         out[bid] = Benchmark(bid, b["name"], b["target"], b.get("args", ""), str(b["issue"]), bool(b["generates"]),
-                             b.get("protocol", ""), dict(b["tolerance"]))
+                             b.get("protocol", ""), dict(b["tolerance"]), str(b.get("open", "")))
     return out
 
 
@@ -423,6 +424,9 @@ def list_cells(registry: Registry, reproduced: list[ReproducedResult], defined: 
     foot = ["", "make <cell>: train it; make eval-<cell> [MODEL=<id>]: run its benchmarks; make verify: compare.",
             "Benchmark entry points not implemented yet:" if pending_targets else "Every benchmark entry point exists."]
     foot += [f"  {t}" for t in pending_targets]
+    open_parts = [f"  {b.target} ({b.id}): {b.open}" for b in registry.benchmarks.values() if b.open]
+    if open_parts:
+        foot += ["Protocol parts no source gives (our choice, a parameter of the entry point):", *open_parts]
     table = text_table(("cell", "papers", "train", "eval", "reproduced"), rows)
     return "\n".join([head, "", table, *foot])
 

@@ -71,23 +71,27 @@ def build_apo_data(policy: Path, out: Path, queries: int, seed: int = 0, max_pro
     return write_items(apo_items(golden, samples), out)
 
 
-def build_tiny_apo_data(demo: Path, queries: int = 100, seed: int = 0) -> Path:
-    """training_configs/tiny/apo_rm.yaml's APO file: golden = the demo pairs' chosen answers, samples = 4
-    generations of the demo's tiny SFT policy per prompt (its own sampling budget: 8 new tokens)."""
+def build_tiny_apo_data(demo: Path, queries: int = 100, seed: int = 0, max_new_tokens: int = 8,
+                        pairs: str = "pairs") -> Path:
+    """training_configs/tiny/apo_rm.yaml's APO file: golden = the chosen answers of demo/data/<pairs>, samples = 4
+    generations of the demo's tiny SFT policy per prompt (max_new_tokens: the task's answer budget; 8 covers the
+    embedded addition task). Written to demo/data/apo/apo_text_scores.json for the default pairs, else
+    demo/data/apo/<pairs>/apo_text_scores.json."""
     policy = demo / "sft"
     if not (policy / "config.json").is_file():
         raise InputError(f"no tiny SFT policy at {policy}", fix="run `make demo` first")
-    rows, _ = read_source(str(demo / "data" / "pairs"), "train")
+    rows, _ = read_source(str(demo / "data" / pairs), "train")
     rows = rows[:queries]
     golden = [{"query_id": str(i), "golden": " " + r["chosen"][-1]["content"]} for i, r in enumerate(rows)]
     prompts = {str(i): (render_query(r["prompt"]), r["prompt"]) for i, r in enumerate(rows)}
     args = ModelArguments(model_name_or_path=str(policy))
     samples = sample_rows(load_model(str(policy), args), load_tokenizer(args), prompts, num_samples=4,
-                          max_new_tokens=8, temperature=1.2, seed=seed, batch_size=64)
+                          max_new_tokens=max_new_tokens, temperature=1.2, seed=seed, batch_size=64)
     for s in samples:
         for k in [k for k in s if k.startswith("sample_")]:
             s[k] = " " + s[k].strip()
-    return write_items(apo_items(golden, samples), demo / "data" / "apo" / "apo_text_scores.json")
+    out = demo / "data" / "apo" / ("" if pairs == "pairs" else pairs) / "apo_text_scores.json"
+    return write_items(apo_items(golden, samples), out)
 
 
 def run_one(kind: str, seed: int, work: Path) -> dict:

@@ -19,14 +19,15 @@ import torch
 from transformers import Trainer
 
 from prefopt.config.reward import RewardConfig
-from prefopt.core.manifest import write_json
+from prefopt.core.errors import InputError
+from prefopt.core.manifest import update_manifest, write_json
 from prefopt.modeling.loading import DTYPES, disable_dropout
 from prefopt.training.run import run_training
 
 from .data import RewardCollator, RewardTokenizer, load_items
 from .losses import apo_loss
 from .metrics import rm_metrics
-from .model import RewardModel, from_backbone
+from .model import RewardModel, from_backbone, is_reward_model, load_reward_model, reward_settings
 
 logger = logging.getLogger("prefopt")
 
@@ -107,6 +108,25 @@ def _load(source, split, data_args, args, rt: RewardTokenizer, limit=None, force
     return rows, report
 
 
+def initial_reward_model(model_args, args: RewardConfig) -> tuple[RewardModel, dict]:
+    """What a run starts from, and a note of it for the manifest.
+
+    A `scripts/run_rm.py` output folder (it has reward_config.json) is a trained reward model: its backbone and head
+    are continued (APO's earlier recipe trains the APO RM from the base RM). Anything else is a backbone that gets a
+    fresh head. Loading an RM folder as a backbone would find none of its `backbone.*` keys and start from random
+    weights, so the two are told apart here.
+    """
+    name, dtype = model_args.model_name_or_path, DTYPES[model_args.torch_dtype]
+    if not is_reward_model(name):
+        return from_backbone(name, args.pooling_type, dtype), {"from": name, "kind": "backbone"}
+    saved = reward_settings(name)
+    for key in ("pooling_type", "add_sep_token"):  # the head was trained on that input layout and pooling
+        if key in saved and saved[key] != getattr(args, key):
+            raise InputError(f"{key} is {getattr(args, key)!r} but the reward model in {name} was trained with "
+                             f"{saved[key]!r}", where=key, fix=f"set {key}: {saved[key]!r} to continue that model")
+    return load_reward_model(name, dtype), {"from": name, "kind": "reward-model"}
+
+
 def train_rm(model_args, data_args, args: RewardConfig) -> dict:
     """Train a reward model (APO's base RM or APO RM); returns the final metrics, also in final_eval_results.json."""
 
@@ -127,7 +147,9 @@ def train_rm(model_args, data_args, args: RewardConfig) -> dict:
         for name, source in args.eval_datasets.items():
             eval_sets[name], reports[f"eval_{name}"] = _load(source, data_args.eval_split or "test", data_args, args,
                                                              rt, data_args.max_eval_samples)
-        model = from_backbone(model_args.model_name_or_path, args.pooling_type, DTYPES[model_args.torch_dtype])
+        model, start = initial_reward_model(model_args, args)
+        if args.process_index == 0:
+            update_manifest(manifest, reward_model_start=start)
         if args.disable_dropout:
             disable_dropout(model)
         args.remove_unused_columns = False

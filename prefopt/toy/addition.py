@@ -63,7 +63,7 @@ def _prompt_text(prompt) -> str | None:
     return None
 
 
-def _response_text(response) -> str | None:
+def response_text(response) -> str | None:
     if isinstance(response, str):
         return response
     if isinstance(response, Sequence) and response:  # [{"role": "assistant", "content": ...}]
@@ -120,7 +120,7 @@ class AdditionTask:
         """1.0 if `response` (stripped) is exactly the sum asked for by `prompt`, else 0.0. Never raises on a
         bad response (None, non-string, garbage); an unparsable prompt is a caller bug and raises InputError."""
         a, b = parse_prompt(prompt)
-        text = _response_text(response)
+        text = response_text(response)
         if text is None:
             return 0.0
         return 1.0 if text.strip() == self.answer(a, b) else 0.0
@@ -129,7 +129,7 @@ class AdditionTask:
         """Partial credit: 1.0 for the exact answer, else the share of digits right when aligned from the units
         (always < 1), so a near miss ranks above garbage (the graded judge of on-policy annotation)."""
         exact = self.judge(prompt, response)
-        text = _response_text(response)
+        text = response_text(response)
         if exact == 1.0 or text is None:
             return exact
         answer, text = self.answer(*parse_prompt(prompt)), text.strip()
@@ -270,7 +270,7 @@ def carry_stats(prompts: Sequence[str], responses: Sequence[str], task: Addition
         s = task.judge(p, r)
         n[kind] += 1
         ok[kind] += s
-        text = _response_text(r)
+        text = response_text(r)
         if kind == "carry" and text is not None and text.strip() == task.flawed_answer(a, b):
             dropped += 1
 

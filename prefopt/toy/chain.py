@@ -117,25 +117,26 @@ class HeldOutPairs:
     """The held-out pairs, tokenized once, with the SFT model's log-probs computed once: every method is then
     ranked by two method-neutral scores, mean log-prob and log-ratio against the SFT model."""
 
-    def __init__(self, sft_dir: Path, pairs_dir: Path, max_length: int):
+    def __init__(self, sft_dir: Path, pairs_dir: Path, max_length: int, split: str = "test"):
 
         # Every run keeps the SFT model's tokenizer, so the SFT folder's tokenizes the pairs for all of them.
         tok = AutoTokenizer.from_pretrained(sft_dir)
-        self.rows, _ = tokenize_pairs(load_pairs(str(pairs_dir), split="test"), tok, max_length=max_length,
+        self.rows, _ = tokenize_pairs(load_pairs(str(pairs_dir), split=split), tok, max_length=max_length,
                                       max_prompt_length=max_length // 2)
         self.collator = PairCollator(pad_token_id=tok.pad_token_id)
         self.lengths_c = torch.tensor([len(r["chosen_ids"]) for r in self.rows], dtype=torch.float32)
         self.lengths_r = torch.tensor([len(r["rejected_ids"]) for r in self.rows], dtype=torch.float32)
         self.sft_dir = Path(sft_dir)
-        self.sft_logps = self._logps(sft_dir)
+        self.sft_logps = self.logps(sft_dir)
 
     @torch.no_grad()
-    def _logps(self, model_dir: Path):
+    def logps(self, model_dir: Path):
+        """Summed response log-probs (chosen (N,), rejected (N,)) of a model folder on these pairs."""
 
         return compute_logps(AutoModelForCausalLM.from_pretrained(model_dir), self.rows, self.collator, batch_size=64)
 
     def accuracy(self, model_dir: Path) -> dict:
-        pc, pr = self.sft_logps if Path(model_dir) == self.sft_dir else self._logps(model_dir)
+        pc, pr = self.sft_logps if Path(model_dir) == self.sft_dir else self.logps(model_dir)
         out = {"pref_acc_mean_logp": ((pc / self.lengths_c) > (pr / self.lengths_r)).float().mean().item(),
                "n_pairs": len(self.rows)}
         if Path(model_dir) != self.sft_dir:  # against itself every log-ratio is 0: no ranking to report

@@ -11,7 +11,7 @@ the real GQA ratio), the MLP width (the real ratio to the hidden size) and, wher
 `build_miniature(hub_id, out_dir=None)` writes an ordinary Hugging Face folder (config.json,
 generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json, chat_template.jinja when the
 hub tokenizer has a template) that AutoModelForCausalLM / AutoTokenizer load offline. Builds are seeded, so the
-same arguments give bit-identical weights, and cached under <cache>/miniatures/<name>-<hash> (see diskcache).
+same arguments give bit-identical weights, and cached under <cache>/miniatures/<name>-<hash> (prefopt.core.cachefs.build_once).
 
 CLI: python -m prefopt.toy.miniatures [--build HUB_ID ... | --all] [--out DIR] [--cache-dir DIR] [--measure]
 """
@@ -37,16 +37,9 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from prefopt.core.cachefs import build_once, content_hash, export, is_complete, read_meta
+from prefopt.core.dist import build_in_fresh_process, in_distributed_run
 from prefopt.core.errors import InputError
-from prefopt.toy.diskcache import (
-    build_in_fresh_process,
-    build_once,
-    content_hash,
-    export,
-    in_distributed_run,
-    is_complete,
-    read_meta,
-)
 
 from . import hub_chat_templates as templates
 from . import real_tokenizers

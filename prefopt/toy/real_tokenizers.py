@@ -32,9 +32,9 @@ import sentencepiece as spm
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers.convert_slow_tokenizer import TikTokenConverter, generate_merges
 
+from prefopt.core.cachefs import build_once, content_hash, file_sha256
 from prefopt.core.errors import InputError
 from prefopt.core.paths import shared_data_dir
-from prefopt.toy.diskcache import build_once, content_hash, file_sha256
 
 from .tiny import default_cache_dir, default_corpus
 

@@ -79,6 +79,8 @@ NOT_PINNED = {
     "stanfordnlp/SHP": "the `domain` value format ('<subreddit>_<split>') and whether score_ratio can fall below 2",
     "Anthropic/hh-rlhf": "red-team-attempts/red_team_attempts.jsonl.gz (other columns; split inference ignores it) "
     "is left out; the helpful-* folders hold harmless-base text",
+    "rm-robustness/*": "file names and shard counts (the sets' cards were not seen); set 1's string columns "
+    "follow RewardBench's format",
     "APO hh-split": "where '<sep>' sits relative to spaces, the query_id format and which keys besides text/scores "
     "the comparison files carry (the files are on Google Drive only)",
 }
@@ -175,6 +177,8 @@ def _features(kind: str):
         "ultrachat": {"prompt": s, "prompt_id": s, "messages": msgs},
         "argilla": {"source": s, "prompt": s, "chosen": msgs, "chosen-rating": f64, "chosen-model": s,
                     "rejected": msgs, "rejected-rating": f64, "rejected-model": s},
+        "rm_pairs": {"prompt": s, "chosen": s, "rejected": s},
+        "rm_scored": {"instruction": s, **{f"response_{i}_text": s for i in range(1, 5)}, "all_scores": List(f64)},
     }[kind])
 
 
@@ -253,6 +257,23 @@ def argilla_cleaned(src: dict) -> dict[str, list[dict]]:
              "chosen-rating": rating(r["metadata"]["score_chosen"]), "chosen-model": UF_MODELS[i % len(UF_MODELS)],
              "rejected": uf_pair(r)["rejected"], "rejected-rating": rating(r["metadata"]["score_rejected"]),
              "rejected-model": UF_MODELS[(i + 5) % len(UF_MODELS)]} for i, r in enumerate(raw)]
+    return _shards("train", rows, 1)
+
+
+def rm_robustness(src: dict, hub_id: str, scored: bool) -> dict[str, list[dict]]:
+    """Hong et al.'s UltraFeedback validation sets (split train, their only one): set 1 chosen/rejected strings
+    (RewardBench format), sets 2-4 four responses per prompt with gold scores (`instruction`,
+    `response_{1..4}_text`, `all_scores`). The four responses come from a real pair (`variants`); the scores are
+    stand-ins drawn in ArmoRM's range, not annotations."""
+    rows = []
+    for r in _pick(src["uf_test"], 8, lambda r: _uf_ok(r) and len(variants(r["chosen"], r["rejected"])) >= 4):
+        if not scored:
+            rows.append({"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]})
+            continue
+        rng = random.Random(f"{hub_id}|{prompt_id(r['prompt'])}")
+        texts = variants(r["chosen"], r["rejected"])[:4]
+        rows.append({"instruction": r["prompt"], **{f"response_{i + 1}_text": t for i, t in enumerate(texts)},
+                     "all_scores": [round(rng.uniform(*ARMORM), 6) for _ in texts]})
     return _shards("train", rows, 1)
 
 
@@ -370,6 +391,10 @@ DATASETS: dict[str, tuple[Callable[[dict], dict], str | None]] = {  # id -> (bui
     "argilla/ultrafeedback-binarized-preferences-cleaned": (argilla_cleaned, "argilla"),
     "Anthropic/hh-rlhf": (hh_rlhf, None),
     "stanfordnlp/SHP": (shp, None),
+    **{f"rm-robustness/ultrafeedback-valid-{name}": (partial(rm_robustness, hub_id=f"rm-robustness/ultrafeedback-valid-{name}",
+                                                             scored=name != "1-in-domain"),
+                                                     "rm_pairs" if name == "1-in-domain" else "rm_scored")
+       for name in ("1-in-domain", "2-prompt-ood", "3-response-ood", "4-mutual-ood")},
 }
 LOCAL_FILES = {"APO hh-split": apo_hh_split}  # not hub ids: paths under the mirror that mirror the configs' paths
 

@@ -28,16 +28,13 @@ CLI: python -m prefopt.toy.tiny --size 1m --tokenizer char [--out DIR] [--cache-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -54,9 +51,11 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from prefopt.core import cachefs
+from prefopt.core.cachefs import build_once, read_meta
+from prefopt.core.dist import build_in_fresh_process, in_distributed_run
 from prefopt.core.errors import InputError
 from prefopt.core.paths import cache_dir
-from prefopt.toy.diskcache import build_in_fresh_process, in_distributed_run
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +180,7 @@ def resolve_name(rest: str) -> Path:
     if size not in SIZES:
         raise InputError(f"unknown tiny size {size!r} in 'tiny:{rest}'", fix=f"use one of: {', '.join(SIZES)}")
     tokenizer = "char" if task == "addition" else "bpe"
-    if in_distributed_run():  # a rank cannot save a model in-process (diskcache.in_distributed_run); cached after
+    if in_distributed_run():  # a rank cannot save a model in-process (dist.in_distributed_run); cached after
         build_in_fresh_process("prefopt.toy.tiny", ["--size", size, "--tokenizer", tokenizer,
                                                     "--cache-dir", str(default_cache_dir())])
     return build_tiny(size, tokenizer)
@@ -383,18 +382,6 @@ def _build_into(folder: Path, spec: dict, texts: list[str] | None) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _is_complete(folder: Path) -> bool:
-    return (folder / MARKER).is_file()
-
-
-def _clean_stale_tmp(cache: Path, name: str, max_age_s: float = 3600.0) -> None:
-    now = time.time()
-    for p in cache.glob(f".tmp-{name}-*"):
-        with contextlib.suppress(OSError):
-            if now - p.stat().st_mtime > max_age_s:
-                shutil.rmtree(p, ignore_errors=True)
-
-
 def build_tiny(
     size: str = "1m",
     tokenizer: str = "char",
@@ -414,32 +401,14 @@ def build_tiny(
     global BUILDS
     spec, texts = make_spec(size, tokenizer, corpus=corpus, alphabet=alphabet, vocab_size=vocab_size, seed=seed)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    name = spec_name(spec)
-    final = cache / name
-    if _is_complete(final):
-        return final
-
-    cache.mkdir(parents=True, exist_ok=True)
-    _clean_stale_tmp(cache, name)
     t0 = time.time()
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=cache))
-    try:
-        n_params = _build_into(tmp, spec, texts)
-        (tmp / MARKER).write_text(json.dumps({**spec, "n_params": n_params}, indent=2) + "\n")
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
-        if final.exists() and not _is_complete(final):
-            shutil.rmtree(final, ignore_errors=True)  # a half-written folder (killed copy or build)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not _is_complete(final):  # someone else won the race with a complete folder: keep theirs
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    BUILDS += 1
-    logger.info("built tiny %s/%s (%s params) in %.1fs: %s", size, tokenizer, f"{n_params:,}", time.time() - t0, final)
-    return final
+    folder, built = build_once(cache, spec_name(spec), lambda tmp: {**spec, "n_params": _build_into(tmp, spec, texts)},
+                               marker=MARKER)
+    if built:
+        BUILDS += 1
+        logger.info("built tiny %s/%s (%s params) in %.1fs: %s", size, tokenizer,
+                    f"{read_meta(folder, MARKER)['n_params']:,}", time.time() - t0, folder)
+    return folder
 
 
 def info(path: str | os.PathLike) -> dict:
@@ -457,22 +426,10 @@ def load_tiny(path: str | os.PathLike, **model_kwargs):
 
 def export(src: Path, out: str | os.PathLike) -> Path:
     """Copy a built folder to exactly `out` (atomically; an existing complete copy of the same spec is kept)."""
-    out = Path(out)
-    if _is_complete(out) and (out / MARKER).read_text() == (src / MARKER).read_text():
-        return out
-    if out.exists() and any(out.iterdir()):
-        raise InputError(f"{out} exists and is not empty", fix="choose another --out or remove it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
     try:
-        shutil.copytree(src, tmp, dirs_exist_ok=True)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+        return cachefs.export(src, out, marker=MARKER)
+    except FileExistsError:
+        raise InputError(f"{out} exists and is not empty", fix="choose another --out or remove it") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -143,7 +143,7 @@ def train_kto(model_args, data_args, args) -> dict:
     seed = args.data_seed if args.data_seed is not None else args.seed
 
     def build(tokenizer, manifest):
-        train_rows, eval_rows, report = load_splits(data_args, tokenized_pairs_loader(data_args, tokenizer))
+        train_rows, eval_rows, report = load_splits(data_args, tokenized_pairs_loader(data_args, tokenizer), args)
         train_examples = unpair(train_rows, seed)
         eval_examples = unpair(eval_rows, seed) if eval_rows else None
         logger.info("kto: %d pairs -> %d unpaired examples (batch sizes count examples, 2 per pair)",

@@ -19,6 +19,7 @@ from prefopt.modeling.refshard import reference_pass
 from prefopt.training.callbacks import task_callbacks
 
 from .run import load_splits, resume_checkpoint, run_training
+from .selection import run_selection, selection_done
 from .trainer import PreferenceTrainer
 
 logger = logging.getLogger("prefopt")
@@ -63,11 +64,14 @@ def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, refere
     def score(model, part):
         with reference_forward_context(args):
             return compute_logps(model, part, collator, batch_size=args.per_device_eval_batch_size,
-                                 chunk_size=args.logp_chunk_size)
+                                 chunk_size=args.logp_chunk_size, impl=args.logprob_impl,
+                                 chunk_tokens=args.logprob_chunk_tokens)
 
     def open_cache():
         settings = {"dtype": model_args.torch_dtype, "attn": model_args.attn_implementation,
                     "chunk": args.logp_chunk_size, "dropout_disabled": True, "numerics": reference_numerics(args)}
+        if args.logprob_impl != "full":  # equal to float rounding, not bitwise: its own entry (full keeps its keys)
+            settings.update(logprobs=args.logprob_impl, chunk_tokens=args.logprob_chunk_tokens)
         weights = weights_fingerprint(local_folder(ref_name, model_args.model_revision), args.reference_cache_dir)
         return ReferenceCache(weights, settings, args.reference_cache_dir)
 
@@ -77,21 +81,32 @@ def attach_reference_logps(rows: list[dict], model_args, args, tokenizer, refere
             for r, c, j in zip(rows, chosen.tolist(), rejected.tolist(), strict=True)]
 
 
-def train_preference(model_args, data_args, args) -> dict:
-    """Train one pairwise method; returns the final metrics."""
+def train_preference(model_args, data_args, args, *, per_pair_eval=None) -> dict:
+    """Train one pairwise method; returns the final metrics.
+
+    A config with a `data_selection:` block first runs the selection (prefopt.training.selection) when `dataset`
+    does not hold it yet. `per_pair_eval`: a callback that is also the trainer's compute_metrics, handed every
+    evaluation's per-pair losses with their rows (the selection's reference runs pass one).
+    """
+    if args.data_selection and not selection_done(data_args):
+        run_selection(model_args, data_args, args, train_preference)
     spec = get_loss(args.loss)
 
     def build(tokenizer, manifest):
-        train_rows, eval_rows, report = load_splits(data_args, tokenized_pairs_loader(data_args, tokenizer))
+        train_rows, eval_rows, report = load_splits(data_args, tokenized_pairs_loader(data_args, tokenizer), args)
         if spec.needs_reference:  # every rank scores its share; no rank waits for another's whole pass
             train_rows = attach_reference_logps(train_rows, model_args, args, tokenizer)
             if eval_rows is not None:
                 eval_rows = attach_reference_logps(eval_rows, model_args, args, tokenizer)
+        if per_pair_eval is not None and eval_rows:
+            eval_rows = [dict(r, row_index=i) for i, r in enumerate(eval_rows)]
         trainer = PreferenceTrainer(
             model=load_model(model_args.model_name_or_path, model_args), args=args, processing_class=tokenizer,
             train_dataset=Dataset.from_list(train_rows),
             eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
-            callbacks=task_callbacks(args, tokenizer, resume_checkpoint(args)),
+            callbacks=task_callbacks(args, tokenizer, resume_checkpoint(args)) + ([per_pair_eval] if per_pair_eval
+                                                                                   else []),
+            compute_metrics=per_pair_eval,
         )
         return trainer, report
 

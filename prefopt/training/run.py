@@ -26,6 +26,7 @@ from prefopt.modeling.loading import load_tokenizer
 
 from .checkpoint import COMPLETE_FILE, is_complete, last_complete_checkpoint, make_checkpoints_atomic
 from .curves import CURVES_FILE, plot_runs
+from .stopping import hold_out, stopping_callbacks, validation_holdout
 
 logger = logging.getLogger("prefopt")
 
@@ -63,15 +64,26 @@ def start_manifest(kind: str, model_args, data_args, args) -> Path:
     return path
 
 
-def load_splits(data_args, load: Callable[[str, str, int | None], tuple[list, object]]) -> tuple[list, list | None, dict]:
+def load_splits(data_args, load: Callable[[str, str, int | None], tuple[list, object]], args=None
+                ) -> tuple[list, list | None, dict]:
     """The train rows and (when eval_split is set) the eval rows through `load(source, split, limit)`, which
-    returns (rows, report); plus the data report of the manifest."""
+    returns (rows, report); plus the data report of the manifest. When the run's stopping metric is measured on
+    held-out training rows (`epoch_stopping.split: validation`), those rows are the eval rows instead."""
     train_rows, train_report = load(data_args.dataset, data_args.train_split, data_args.max_train_samples)
+    holdout = validation_holdout(args) if args is not None else None
     eval_rows, eval_report = None, None
-    if data_args.eval_split:
+    if holdout:
+        fraction, seed = holdout
+        train_rows, eval_rows = hold_out(train_rows, fraction, seed)
+        logger.info("epoch_stopping: %d training rows held out for validation (fraction %s, seed %d)",
+                    len(eval_rows), fraction, seed)
+    elif data_args.eval_split:
         eval_rows, eval_report = load(data_args.eval_dataset or data_args.dataset, data_args.eval_split,
                                       data_args.max_eval_samples)
     report = {"train": train_report.as_dict(), "eval": eval_report.as_dict() if eval_report else None}
+    if holdout:
+        report["eval"] = {"held_out_from": "train", "fraction": holdout[0], "seed": holdout[1], "rows": len(eval_rows),
+                          "train_rows_left": len(train_rows)}
     return train_rows, eval_rows, report
 
 
@@ -111,4 +123,6 @@ def run_training(kind: str, model_args, data_args, args, build: Build, *, requir
     manifest = start_manifest(kind, model_args, data_args, args)
     tokenizer = load_tokenizer(model_args, require_chat_template=require_chat_template)
     trainer, data_report = build(tokenizer, manifest)
+    for callback in stopping_callbacks(args, manifest if args.process_index == 0 else None):
+        trainer.add_callback(callback)
     return train_and_save(trainer, args, tokenizer, manifest, data_report)

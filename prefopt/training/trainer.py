@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections import defaultdict
 
 import torch
 from transformers import Trainer
-from transformers.trainer_utils import get_last_checkpoint
 
 from prefopt.data import PairCollator
 from prefopt.data.collate import SharedPrefixPairCollator
@@ -26,15 +24,16 @@ from prefopt.losses import PairLogps, get_loss
 from prefopt.modeling.loading import disable_dropout
 from prefopt.modeling.logprobs import pair_forward
 
+from .extra_state import SAMPLE_SCHEDULER_STATE_FILE, ExtraStateMixin
 from .sams import SampleSchedulerHook
 
+__all__ = ["SAMPLE_SCHEDULER_STATE_FILE", "STATE_FILE", "PreferenceTrainer"]
+
 STATE_FILE = "prefopt_loss_state.pt"
-SAMPLE_SCHEDULER_STATE_FILE = "prefopt_sample_scheduler_state.pt"
-LEGACY_STATE_FILES = {SAMPLE_SCHEDULER_STATE_FILE: "prefopt_scheduler_state.pt"}  # read from older checkpoints
 logger = logging.getLogger("prefopt")
 
 
-class PreferenceTrainer(Trainer):
+class PreferenceTrainer(ExtraStateMixin, Trainer):
     """transformers.Trainer with a registry-driven pairwise loss.
 
     Datasets hold tokenized pairs (`prefopt.data.tokenize_pairs` rows). When the loss needs a reference,
@@ -78,11 +77,13 @@ class PreferenceTrainer(Trainer):
 
     # ---- the loss -------------------------------------------------------------------------------
     def pair_logps(self, model, inputs, output_hidden_states: bool = False) -> tuple[PairLogps, object]:
-        chosen, rejected, lc, lr, out = pair_forward(model, inputs, self.args.logp_chunk_size, output_hidden_states)
+        how = {"impl": self.args.logprob_impl, "chunk_tokens": self.args.logprob_chunk_tokens}
+        chosen, rejected, lc, lr, out = pair_forward(model, inputs, self.args.logp_chunk_size, output_hidden_states,
+                                                     **how)
         ref_c, ref_r = inputs.get("ref_chosen_logps"), inputs.get("ref_rejected_logps")
         if self.loss_spec.needs_reference and ref_c is None:
             with torch.no_grad():
-                ref_c, ref_r, *_ = pair_forward(self.ref_model, inputs, self.args.logp_chunk_size)
+                ref_c, ref_r, *_ = pair_forward(self.ref_model, inputs, self.args.logp_chunk_size, **how)
         return PairLogps(chosen, rejected, lc, lr, ref_c, ref_r), out
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -93,6 +94,8 @@ class PreferenceTrainer(Trainer):
             # Evaluation must not move a stateful loss's running statistics: it sees a copy.
             state = self.loss_state if mode == "train" or self.loss_state is None else dict(self.loss_state)
             result = self.loss_spec.fn(x, state, **self.loss_hparams)
+        if mode == "eval":
+            self._eval_pair_losses = result.losses.detach()
         if hook is None:
             loss = result.losses.mean()
         else:
@@ -109,10 +112,14 @@ class PreferenceTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """The batch's mean loss; with a compute_metrics and rows that carry `row_index`, also each pair's loss and
+        its row (transformers gathers both over ranks in data set order: per-pair records of an evaluation)."""
         inputs = self._prepare_inputs(inputs)
         with torch.no_grad(), self.compute_loss_context_manager():
             loss = self.compute_loss(model, inputs)
-        return loss.detach(), None, None
+        if prediction_loss_only or "row_index" not in inputs:
+            return loss.detach(), None, None
+        return loss.detach(), self._eval_pair_losses.float(), inputs["row_index"]
 
     # ---- metrics --------------------------------------------------------------------------------
     def _record(self, mode: str, x: PairLogps, result) -> None:
@@ -137,51 +144,12 @@ class PreferenceTrainer(Trainer):
         self._metrics[mode].clear()
         super().log(logs, start_time)
 
-    # ---- stateful losses survive checkpoints -----------------------------------------------------
+    # ---- stateful losses survive checkpoints (the rest of the machinery: ExtraStateMixin) ----------------
     def _extra_state(self) -> dict[str, tuple]:
-        """File name -> (get, set) of every piece of run state beyond the model and optimizer."""
-        extra = {}
+        extra = super()._extra_state()
         if self.loss_state is not None:
             extra[STATE_FILE] = (lambda: self.loss_state, lambda s: (self.loss_state.clear(), self.loss_state.update(s)))
-        if self.sample_scheduler is not None:
-            extra[SAMPLE_SCHEDULER_STATE_FILE] = (self.sample_scheduler.state_dict, self.sample_scheduler.load_state_dict)
         return extra
-
-    def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
-        if self.args.should_save:
-            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
-            for name, (get, _) in self._extra_state().items():
-                torch.save(get(), os.path.join(folder, name))
-
-    def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None, **kwargs):
-        """Restore the extra state here, before transformers picks a launcher-specific load path.
-
-        transformers 5.23 calls `_load_from_checkpoint` only without DeepSpeed (with DeepSpeed it calls
-        `deepspeed_load_checkpoint` instead), so a restore placed there is silently skipped under ZeRO-3.
-        `train()` is the one entry every launcher (plain, DDP, DeepSpeed, FSDP) goes through.
-        """
-        if resume_from_checkpoint is True:  # as Trainer.train resolves it
-            resume_from_checkpoint = get_last_checkpoint(self.args.output_dir)
-        if isinstance(resume_from_checkpoint, str):
-            self._restore_extra_state(resume_from_checkpoint)
-        return super().train(resume_from_checkpoint, trial, ignore_keys_for_eval, **kwargs)
-
-    def _restore_extra_state(self, checkpoint: str) -> None:
-        for name, (_, put) in self._extra_state().items():
-            for candidate in (name, LEGACY_STATE_FILES.get(name)):
-                path = os.path.join(checkpoint, candidate) if candidate else None
-                if path and os.path.exists(path):
-                    put(torch.load(path, weights_only=True))
-                    break
-            else:  # e.g. a checkpoint written by a run of another method: say so, never restart silently
-                logger.warning("resuming from %s without %s: that state starts afresh", checkpoint, name)
-
-    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
-        """The model, plus the scheduler's networks on the final save (a pretraining run's product)."""
-        super().save_model(output_dir, _internal_call)
-        if self.sample_scheduler is not None and not _internal_call and self.args.should_save:
-            self.sample_scheduler.save_weights(output_dir or self.args.output_dir)
 
 
 # config batch_layout -> the collator that builds that layout (prefopt.modeling.logprobs tells them apart by their

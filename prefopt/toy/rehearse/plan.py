@@ -28,14 +28,19 @@ from prefopt.training.dispatch import config_class
 
 from . import shrink
 
-PROCESSES = 2
+PROCESSES = shrink.PROCESSES
 EVAL = {"JUDGE": "rule:length", "LIMIT": "2", "MAX_NEW_TOKENS": "16"}  # offline judge, 2 prompts, short answers
 # Per-target extras: AlpacaEval's judges are its annotators or a model (hf:<model>, here a miniature); a few rows
 # for the entry points that have no LIMIT variable.
 EVAL_EXTRA = {"eval-alpaca": {"JUDGE": "hf:meta-llama/Meta-Llama-3-8B-Instruct"},"eval-pref-accuracy": {"PREFACC_ARGS": "--limit 4"}, "eval-rm": {"EVAL_RM_ARGS": "--limit 4"},
               "eval-rmbench": {"RMBENCH_ARGS": "--limit 2"}, "eval-rm-score": {"EVAL_RM_SCORE_ARGS": "--limit 2"}}
 # Why an eval target cannot run offline (not a defect of the project): target -> reason.
-OFFLINE_ONLY = {"eval-lmeval": "lm-eval's tasks download their datasets from the hub; no copy is available offline"}
+OFFLINE_ONLY = {
+    "eval-lmeval": "lm-eval's tasks download their datasets from the hub (open-llm-leaderboard); no copy is "
+                   "available offline",
+    "eval-zeroeval": "ZeroEval's GSM8K / MMLU-Redux rows are the hub dataset yuchenlin/zero-eval; no copy is "
+                     "available offline and none of the shared data has math or multiple-choice rows to stand in",
+}
 # On-policy data at the miniature's scale: every mirrored prompt, 2 seeds, 16 new tokens, decoded by transformers.
 # PairRM (llm-blender's DeBERTa ranker) has no miniature: those settings are scored by the ArmoRM miniature.
 ONPOLICY_DECODE = "--seeds 13 21 --max_new_tokens 16 --backend hf --batch_size 16"
@@ -97,7 +102,8 @@ def loss_family(raw: dict, kind: str) -> str:
     if raw["loss"] == "kto_pair":  # KTO's value function with a batch reference point: its own path, unlike DPO's
         family = "kto_pair (reference-based)"
     scheduler = (raw.get("sample_scheduler") or {}).get("name")
-    return f"pairwise {family}" + (f" + {scheduler} scheduler" if scheduler else "")
+    selection = " + data selection" if raw.get("data_selection") else ""  # reference runs before the run
+    return f"pairwise {family}" + (f" + {scheduler} scheduler" if scheduler else "") + selection
 
 
 def launcher_of(accelerate_config: str) -> dict:

@@ -5,6 +5,9 @@ cannot run. Each is a `--key=value` override on the cell's own command line, and
                  examples per device and 2 accumulation steps (a cell below the caps keeps its own values: the
                  per-device layout that LMPO's statistics, SamS's rounds and KTO's KL pairs depend on stays), 4 eval
                  rows, one log row per step, the SamS scheduler's networks and replay pool shrunk like the model.
+                 A cell that saves and evaluates per epoch (epoch_stopping, load_best_model_at_end) keeps its epoch
+                 rules; its training rows are capped at one global batch, so an epoch is one step. Selective DPO's
+                 reference runs: one seed (two halves) and 2 evaluations each.
     relocate     every repository path the config writes or reads from an earlier run (outputs/..., data/<prepared>)
                  moves under the rehearsal folder, so a rehearsal never touches a real run's files; chains follow.
     substitute   what only a GPU runs: flash_attention_2 -> sdpa, paged (bitsandbytes) optimizers -> adamw_torch,
@@ -18,6 +21,7 @@ import shlex
 from pathlib import Path
 
 STEPS = 3
+PROCESSES = 2  # ranks of every rehearsal launch
 KILL_AT_STEP = 2  # the killed run dies at the end of step 2, before its save: it resumes from checkpoint-1
 MAX_LENGTH, MAX_PROMPT_LENGTH = 128, 64
 MAX_PER_DEVICE, MAX_ACCUMULATION = 4, 2
@@ -43,6 +47,14 @@ def relocate(value, root: Path):
     return value
 
 
+SELECTION = {"evals_per_run": 2}
+
+
+def _shrunk_selection(block: dict) -> dict:
+    return {**block, **{k: min(v, block.get(k, v)) for k, v in SELECTION.items()},
+            "seeds": list(block.get("seeds") or [0])[:1]}
+
+
 def _shrunk_scheduler(block: dict) -> dict:
     out = dict(block)
     if out.get("name", "sams") == "sams":
@@ -59,8 +71,13 @@ def overrides(raw: dict, root: Path, output_dir: str | None = None) -> dict[str,
             out[key] = (raw.get(key), value, why)
 
     put("max_steps", STEPS, "shrink")
-    put("save_strategy", "steps", "shrink")
-    put("save_steps", 1, "shrink")
+    per_device = min(MAX_PER_DEVICE, raw.get("per_device_train_batch_size", 8))
+    accumulation = min(MAX_ACCUMULATION, raw.get("gradient_accumulation_steps", 1))
+    if raw.get("save_strategy") == "epoch":  # keep the per-epoch rules: one global batch of rows = one step
+        put("max_train_samples", per_device * PROCESSES * accumulation, "shrink")
+    else:
+        put("save_strategy", "steps", "shrink")
+        put("save_steps", 1, "shrink")
     put("logging_steps", 1, "shrink")
     if raw.get("eval_strategy") == "steps":
         put("eval_steps", KILL_AT_STEP, "shrink")
@@ -80,8 +97,10 @@ def overrides(raw: dict, root: Path, output_dir: str | None = None) -> dict[str,
         if raw.get(key) in table:
             put(key, table[raw[key]], "CPU substitute")
     put("use_cpu", True, "CPU substitute")
+    if raw.get("data_selection"):
+        put("data_selection", relocate(_shrunk_selection(raw["data_selection"]), root), "shrink + relocate")
     for key, value in raw.items():
-        if key != "sample_scheduler" and relocate(value, root) != value:
+        if key not in ("sample_scheduler", "data_selection") and relocate(value, root) != value:
             put(key, relocate(value, root), "relocate")
     if output_dir is not None:
         put("output_dir", output_dir, "relocate")

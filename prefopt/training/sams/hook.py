@@ -5,6 +5,7 @@
     hook.needs_hidden_states  -> ask pair_forward for hidden states (the arm context)
     hook.frozen_policy        -> scheduler pretraining: no policy gradient at all
     hook.weights(hidden_states, response_mask, x, result) -> (B_local,) loss weights, 0 on unselected pairs
+    hook.observe_sft(hidden_states, response_mask, nll, logps)  -> mode sft: learn from an SFT micro-batch only
     hook.metrics, state_dict(), load_state_dict(), save_weights(folder)
 
 Loss normalisation (`loss_normalization`), with K selected out of N pairs of the global micro-batch and W ranks:
@@ -31,7 +32,7 @@ import torch.distributed as dist
 from prefopt.config.sample_scheduler import SamSConfig, make_config
 from prefopt.core.dist import gather_detached, gather_rows, rank_and_world
 
-from .features import pair_features
+from .features import pair_features, sequence_features
 from .scheduler import Round, SamSScheduler
 
 
@@ -66,18 +67,40 @@ class SampleSchedulerHook:
             feats = pair_features(hidden_states, response_mask)
         else:
             feats = result.losses.new_zeros(b, 1, 1)
+        mask, local = self._decide(feats, losses, result.chosen_rewards - result.rejected_rewards, x.chosen)
+        n = mask.numel()
+        denom = int(mask.sum()) if self.cfg.loss_normalization == "selected" else n
+        world = rank_and_world()[1]
+        return local.to(result.losses.dtype) * (world / denom)
+
+    def observe_sft(self, hidden_states, response_mask: torch.Tensor, nll: torch.Tensor, logps: torch.Tensor) -> None:
+        """mode sft: the scheduler sees one SFT micro-batch and learns; nothing is selected or weighted.
+
+        nll: (N,) token-mean NLL of each response (the `sft` reward loss); logps: (N,) summed log pi(y | x). There is
+        no rejected response, so the sample term's margin is log pi(y | x) too: both terms carry the same quantity,
+        as in the released code's SFT-phase rewards (with delta 0.5 the sample term is 0.5 for every sequence and
+        the label varies through r_B only). The scheduler's own random draws (dropout, pool) run on a forked RNG,
+        so the policy's dropout masks and data order are those of SFT without a scheduler.
+        """
+        devices = [nll.device] if nll.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            self._decide(sequence_features(hidden_states, response_mask), nll, logps, logps)
+
+    def _decide(self, feats: torch.Tensor, losses: torch.Tensor, margins: torch.Tensor, chosen_logps: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One scheduler step on the global micro-batch: (global mask, this rank's slice of it)."""
+        device, b = losses.device, losses.numel()
         rank, world = rank_and_world()
-        rnd = Round(gather_rows(feats), gather_detached(losses.float()),
-                    gather_detached((result.chosen_rewards - result.rejected_rewards).float()),
-                    gather_detached(x.chosen.float()))
+        rnd = Round(gather_rows(feats), gather_detached(losses.float()), gather_detached(margins.float()),
+                    gather_detached(chosen_logps.float()))
         n = rnd.losses.numel()
         if rank == 0:
-            with torch.autocast(device_type=result.losses.device.type, enabled=False):  # fp32 scheduler under bf16
-                mask = self.scheduler.step(rnd).to(result.losses.device)
+            with torch.autocast(device_type=device.type, enabled=False):  # fp32 scheduler under bf16
+                mask = self.scheduler.step(rnd).to(device)
         else:
-            mask = torch.zeros(n, dtype=torch.bool, device=result.losses.device)
+            mask = torch.zeros(n, dtype=torch.bool, device=device)
         if world > 1:
-            offsets = gather_detached(torch.tensor([b], device=result.losses.device))
+            offsets = gather_detached(torch.tensor([b], device=device))
             flag = mask.to(torch.uint8)
             dist.broadcast(flag, src=0)
             mask = flag.bool()
@@ -86,10 +109,9 @@ class SampleSchedulerHook:
             start = 0
         local = mask[start:start + b]
         self.last_mask = local  # this rank's decision of the last micro-step (tests, logging)
-        denom = int(mask.sum()) if self.cfg.loss_normalization == "selected" else n
         self.metrics = dict(self.scheduler.metrics) if rank == 0 else {}
         self.metrics["sams/selected_fraction"] = float(mask.float().mean())
-        return local.to(result.losses.dtype) * (world / denom)
+        return mask, local
 
     def loss(self, weights: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
         """sum_i w_i l_i with unselected pairs detached (no gradient path through them at all)."""

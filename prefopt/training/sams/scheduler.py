@@ -9,7 +9,8 @@ One call per training micro-step (`step`), on quantities the loss's forward alre
     4. keep this micro-batch's context, statistic, margins, log-probs and f_S outputs as the lag buffer
 
 `name: random` selects K pairs uniformly at random and keeps no networks (the paper's random-50% ablation).
-`mode: pretrain` selects every pair (the policy is frozen by the trainer) and only trains the networks.
+`mode: pretrain` selects every pair (the policy is frozen by the trainer) and only trains the networks; `mode: sft`
+the same during the policy's SFT (the SFT trainer leaves its loss alone).
 
 State (networks, optimizers, pool, lag buffer, RNG) is `state_dict()`; `save_weights` / `load_weights` move
 the networks alone (a pretraining run's output, loaded by DPO+SamS). DDP: `DistributedSampleScheduler` gathers
@@ -88,7 +89,7 @@ class SamSScheduler:
             x = rnd.features.to(self.device, torch.float32)
             f_out, hs = self.f(x)
             score = f_out + cfg.explore_weight * self.g(hs)
-        if cfg.mode == "pretrain":
+        if cfg.mode in ("pretrain", "sft"):  # scheduler pretraining: every sample is trained on, none selected
             mask = torch.ones(n, dtype=torch.bool)
         else:
             mask = self.select(score.cpu())
