@@ -84,5 +84,7 @@ def check_text(t: dict) -> str:
     flag = {True: "ok", False: "FAIL"}
     head = " ".join(ex.get("response_head", []))
     tail = " ".join(ex.get("response_tail", []))
-    return (f"1 BOS first: {flag[t['one_bos_first']]}; end of turn {t['end_of_turn'] or '(none in template)'}: "
+    # a BOS the template does not write (GPT-NeoX's hh prompt format) is prefopt's: say so, the authors' rows may lack it
+    who = " (prepended by prefopt, not by the template)" if str(t.get("bos_handling")).startswith("prepended") else ""
+    return (f"1 BOS first{who}: {flag[t['one_bos_first']]}; end of turn {t['end_of_turn'] or '(none in template)'}: "
             f"{flag[t['end_of_turn_closes_response']]}; response = `{head} ... {tail}`")
