@@ -305,3 +305,27 @@ def test_trainer_step_equal(tiny, loss, reference, hparams):
         keys = ("ref_chosen_logps", "ref_rejected_logps")
         assert [r[k] for r in full[3] for k in keys] == pytest.approx([r[k] for r in chunked[3] for k in keys], rel=1e-6)
         assert len(list((tiny[0] / "refcache").glob("*/logps.safetensors"))) == 2
+
+
+def test_trainer_step_equal_under_native_bf16_mixed_precision(tiny):
+    """bf16: true without DeepSpeed (one process or DDP): accelerate wraps the model's forward in bf16 autocast
+    (Accelerator.prepare_model). The chunked path calls the base model and head itself, so it must enter the same
+    autocast: otherwise its head check compared float32 logits with the autocast forward's and refused every model
+    (Llama 0.005, Gemma-2 0.011 apart), and it would have trained in float32 where the full path runs bf16."""
+    import transformers
+
+    real_init = transformers.Trainer.__init__
+
+    def prepared(self, *a, **kw):  # what Trainer.train does before the first step: the model through accelerate
+        real_init(self, *a, **kw)
+        self.model = self.accelerator.prepare_model(self.model)
+
+    transformers.Trainer.__init__ = prepared
+    try:
+        full = _trainer_step(tiny, "simpo", "full", None, beta=2.0, gamma_beta_ratio=0.5, bf16=True)
+        chunked = _trainer_step(tiny, "simpo", "chunked", None, beta=2.0, gamma_beta_ratio=0.5, bf16=True)
+    finally:
+        transformers.Trainer.__init__ = real_init
+    assert full[0] == pytest.approx(chunked[0], rel=1e-2) and full[0] > 0
+    for name, g in full[1].items():
+        assert torch.allclose(g, chunked[1][name], rtol=5e-2, atol=1e-3), name

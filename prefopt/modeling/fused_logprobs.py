@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
+from accelerate.utils import get_mixed_precision_context_manager
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -216,6 +217,16 @@ def check_head(model: nn.Module, input_ids: torch.Tensor, n_tokens: int = 16) ->
     model._prefopt_head_checked = True
 
 
+def forward_autocast(inner: nn.Module):
+    """The autocast the model's own forward runs under: accelerate's native mixed precision (bf16 / fp16 without
+    DeepSpeed, one process or DDP) wraps `forward` in it and keeps the original as `_original_forward`
+    (Accelerator.prepare_model). The chunked path calls the base model and the head itself, past that wrapper,
+    so it enters the same autocast; nothing to enter when the forward is not wrapped."""
+    if getattr(inner, "_original_forward", None) is None:
+        return contextlib.nullcontext()
+    return get_mixed_precision_context_manager(native_amp=True)
+
+
 def run_inside_forward(wrapper: nn.Module, inner: nn.Module, fn):
     """Call fn() from inside `wrapper`'s forward (DDP, DeepSpeed engine), so the wrapper prepares gradient
     reduction for what fn computes and ZeRO-3's hooks are armed; fn() directly when the model is not wrapped."""
@@ -274,6 +285,10 @@ def chunked_pair_forward(model, batch: dict, chunk_tokens: int, output_hidden_st
     head, cap = lm_head(inner)
 
     def score():
+        with forward_autocast(inner):
+            return scored()
+
+    def scored():
         check_head(inner, batch["input_ids"])
         kwargs = {"input_ids": batch["input_ids"], "use_cache": False, "output_hidden_states": output_hidden_states}
         if "segment_ids" in batch:
