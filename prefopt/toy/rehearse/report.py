@@ -12,7 +12,7 @@ from prefopt.core.tables import markdown_table
 from prefopt.toy import miniatures
 
 from .checks import check_text
-from .plan import summary_text
+from .plan import OFFLINE_ONLY, summary_text
 
 OUT = REPO_ROOT / "results" / "rehearsal"
 
@@ -104,6 +104,8 @@ def write_report(records: dict[str, dict], shared: dict[tuple, list[str]], out: 
              markdown_table(("setting", "loss family", "launcher", "benchmarks", "trained by", "kill + resume by",
                              "benchmarks run", "cells sharing the path"),
                             [path_row(k, v, ran) for k, v in shared.items()]),
+             "", "## Eval targets that cannot run offline (listed, not run)", "",
+             *[f"- `make {target}`: {why}." for target, why in OFFLINE_ONLY.items()],
              "", "## What the real runs do (dry run)", "",
              *[f"- {summary_text(r['cell'], r['cluster'])}" for r in ran], "",
              "## Which tokenizers are real", "", miniatures.table_markdown(miniatures.describe()), ""]
