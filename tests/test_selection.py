@@ -206,3 +206,33 @@ def test_sequential_sampling_feeds_the_kept_pairs_easiest_first(tmp_path):
     expected = [list(r["prompt_ids"]) + list(r["chosen_ids"]) for r in rows]
     assert len({tuple(e) for e in expected}) == len(rows)   # every row is different: the order is visible
     assert [ids[: len(e)] for ids, e in zip(chosen_rows, expected)] == expected
+
+
+def test_a_pair_identical_after_truncation_is_dropped_before_the_halves(tmp_path):
+    """A pair whose responses differ only past the length budget is dropped by tokenization in every run. The
+    selection drops it up front (as the final run would), so each held-out half is scored in full: it once made
+    the recorder stop with 'held-out evaluation returned rows 15 of 16' (the rehearsal at length 128 hit it)."""
+    from prefopt.training.preference import train_preference
+
+    model_dir, _ = tiny_model_and_pairs(tmp_path, 1)
+    source = _tiny_source(tmp_path, 32)
+    rows = [json.loads(line) for line in (source / "train.jsonl").read_text().splitlines()]
+    long = "1" * 40  # past max_length 32 with any prompt: both responses are cut to the same tokens
+    answer = rows[5]["chosen"][0]["content"]
+    rows.insert(5, dict(rows[5], chosen=[{"role": "assistant", "content": answer + long + "2"}],
+                        rejected=[{"role": "assistant", "content": answer + long + "3"}]))
+    (source / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    work, selected = tmp_path / "selection", tmp_path / "selection" / "selected"
+    raw = {"model_name_or_path": str(model_dir), "dataset": str(selected), "eval_split": None, "loss": "dpo",
+           "beta": 0.5, "learning_rate": 3e-3, "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8,
+           "max_length": 32, "max_prompt_length": 16, "use_cpu": True, "report_to": "none", "seed": 0,
+           "save_strategy": "no", "reference_cache": "off", "output_dir": str(tmp_path / "cell"), "max_steps": 2,
+           "train_sampling_strategy": "sequential",
+           "data_selection": {"source": str(source), "seeds": [0], "evals_per_run": 1, "keep_fraction": 0.5,
+                              "work_dir": str(work)}}
+    train_preference(*build_config(raw, "selective-dpo.yaml", PreferenceConfig))
+    record = json.loads((selected / SELECTION_FILE).read_text())
+    assert record["dropped"] == {"identical": 1, "identical_after_truncation": 1}
+    assert record["source_pairs"] == 32 and record["kept"] == 16 and record["evaluations_per_pair"] == [1]
+    kept = (selected / "train.jsonl").read_text()
+    assert long not in kept

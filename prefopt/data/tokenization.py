@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
@@ -167,7 +168,8 @@ def _check_lengths(max_length, max_prompt_length=1, truncation_mode="keep_end") 
 
 # ---- preference pairs ---------------------------------------------------------------------------------
 def tokenize_pairs(pairs, tokenizer, *, max_length: int, max_prompt_length: int, truncation_mode: str = "keep_end",
-                   role_header_in_response: bool = False, progress: bool = False) -> tuple[list[dict], TokenizeReport]:
+                   role_header_in_response: bool = False, progress: bool = False,
+                   on_drop: Callable[[int], None] | None = None) -> tuple[list[dict], TokenizeReport]:
     """PreferencePairs -> rows {"prompt_ids", "chosen_ids", "rejected_ids"} and a report.
 
     role_header_in_response=False (TRL): the prompt is rendered with the generation prompt, so the assistant
@@ -175,7 +177,8 @@ def tokenize_pairs(pairs, tokenizer, *, max_length: int, max_prompt_length: int,
     tokens start each response (they count in |y| and in the averaged log-prob).
     Truncation (SimPO): if prompt + longer response > max_length, the prompt is cut to max_prompt_length
     (keep_end: BOS + its last tokens; keep_start: its first tokens), then responses to max_length - prompt.
-    Pairs whose chosen and rejected ids are then identical are dropped and counted.
+    Pairs whose chosen and rejected ids are then identical are dropped and counted; `on_drop(i)` hears the
+    position in `pairs` of each (a caller that must know which pairs every run keeps: Selective DPO's halves).
     """
     _check_lengths(max_length, max_prompt_length, truncation_mode)
     ct = _ChatTokenizer(tokenizer)
@@ -211,6 +214,8 @@ def tokenize_pairs(pairs, tokenizer, *, max_length: int, max_prompt_length: int,
             if ch == rj:
                 dropped["identical_after_truncation"] += 1
                 first_identical = first_identical or pair.where
+                if on_drop is not None:
+                    on_drop(start + j)
                 continue
             n_prompt_cut += prompt_cut
             n_resp_cut += resp_cut

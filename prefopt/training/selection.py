@@ -37,6 +37,7 @@ from prefopt import data as pdata
 from prefopt.config.selection import DataSelectionConfig, make_selection_config
 from prefopt.core.errors import InputError
 from prefopt.core.manifest import write_json
+from prefopt.modeling.loading import load_tokenizer
 
 logger = logging.getLogger("prefopt")
 SELECTION_FILE = "selection.json"
@@ -172,13 +173,28 @@ def _drop_weights(run_dir: Path) -> None:
             path.unlink()
 
 
+def tokenizable(pairs, model_args, data_args) -> list:
+    """The pairs the cell's tokenization keeps (its tokenizer, lengths and truncation), in order; the others are
+    counted in `pairs.dropped`. A pair whose responses become identical when cut to max_length is dropped by every
+    run that reads it, so it is dropped here, before the halves: each held-out half is then scored in full."""
+    cut: list[int] = []
+    pdata.tokenize_pairs(pairs, load_tokenizer(model_args), max_length=data_args.max_length,
+                         max_prompt_length=data_args.max_prompt_length, truncation_mode=data_args.truncation_mode,
+                         role_header_in_response=data_args.role_header_in_response, progress=len(pairs) > 2000,
+                         on_drop=cut.append)
+    if cut:
+        pairs.dropped["identical_after_truncation"] = pairs.dropped.get("identical_after_truncation", 0) + len(cut)
+    gone = set(cut)
+    return [p for i, p in enumerate(pairs) if i not in gone]
+
+
 def run_selection(model_args, data_args, args, train_preference: Callable) -> Path:
     """Steps 1-3 of the module docstring; returns the folder of the kept pairs (the cell's `dataset`).
     `train_preference` trains a reference run (prefopt.training.preference passes itself)."""
     cfg: DataSelectionConfig = make_selection_config(args.data_selection)
     work = Path(cfg.work_dir)
     pairs = pdata.load_pairs(cfg.source, split=cfg.source_split, bad_rows="drop")
-    rows = [_pair_row(p) for p in pairs]
+    rows = [_pair_row(p) for p in tokenizable(pairs, model_args, data_args)]
     if len(rows) < 2:
         raise InputError(f"data_selection.source has {len(rows)} usable pairs", where=cfg.source,
                          fix="point data_selection.source at the full training pairs")
