@@ -5,9 +5,12 @@ Nothing here touches a model or dataset hub.
 
 from __future__ import annotations
 
+import logging
 import os
+import runpy
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +167,25 @@ def make_dry_run(*args: str) -> str:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+# ---- scripts/run_po.py in this process ------------------------------------------------------------------
+
+RUN_PO = Path(__file__).resolve().parents[1] / "scripts" / "run_po.py"
+
+
+def run_po_in_process(argv: list[str], capsys, caplog) -> tuple[int, str]:
+    """Run scripts/run_po.py with `argv` as `__main__` in this process: (exit code, stderr + the prefopt log).
+
+    In-process so a test sees the exact message a user sees without paying a fresh interpreter's imports."""
+    saved = sys.argv
+    sys.argv = [str(RUN_PO), *argv]
+    try:
+        with caplog.at_level(logging.INFO, logger="prefopt"):
+            runpy.run_path(str(RUN_PO), run_name="__main__")
+        rc = 0
+    except SystemExit as e:
+        rc = e.code or 0
+    finally:
+        sys.argv = saved
+    return rc, capsys.readouterr().err + "\n" + caplog.text  # counts of dropped/truncated rows go to the log

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_po_in_process
 
 from prefopt.toy.tiny import build_tiny
 
@@ -127,21 +127,6 @@ def _check(case: str, rc: int, err: str, status: int, needles: list[str], out: P
         assert report["prompt_truncated"] == 1
 
 
-def _run_in_process(argv: list[str], capsys, caplog) -> tuple[int, str]:
-    saved = sys.argv
-    sys.argv = [str(RUN_PO), *argv]
-    try:
-        with caplog.at_level(logging.INFO, logger="prefopt"):
-            runpy.run_path(str(RUN_PO), run_name="__main__")
-        rc = 0
-    except SystemExit as e:
-        rc = e.code or 0
-    finally:
-        sys.argv = saved
-    err = capsys.readouterr().err + "\n" + caplog.text  # the log (counts of dropped/truncated rows) goes to stderr
-    return rc, err
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_in_process(base, case, capsys, caplog, monkeypatch):
     import huggingface_hub
@@ -149,7 +134,7 @@ def test_bad_input_in_process(base, case, capsys, caplog, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     root, cfg = base
     argv, status, needles, out = _prepare(root, cfg, case)
-    rc, err = _run_in_process(argv, capsys, caplog)
+    rc, err = run_po_in_process(argv, capsys, caplog)
     _check(case, rc, err, status, needles, out)
 
 

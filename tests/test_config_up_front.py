@@ -8,15 +8,9 @@ the missing data set instead, so each case also shows that nothing was read firs
 from __future__ import annotations
 
 import json
-import logging
-import runpy
-import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-RUN_PO = REPO / "scripts" / "run_po.py"
+from conftest import run_po_in_process
 
 # id -> (overrides, needles of the error message)
 CASES = {
@@ -42,20 +36,6 @@ CASES = {
 }
 
 
-def _run(argv: list[str], capsys, caplog) -> tuple[int, str]:
-    saved = sys.argv
-    sys.argv = [str(RUN_PO), *argv]
-    try:
-        with caplog.at_level(logging.INFO, logger="prefopt"):
-            runpy.run_path(str(RUN_PO), run_name="__main__")
-        rc = 0
-    except SystemExit as e:
-        rc = e.code or 0
-    finally:
-        sys.argv = saved
-    return rc, capsys.readouterr().err + "\n" + caplog.text
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_wrong_value_stops_the_run_before_any_data_is_read(tmp_path, case, capsys, caplog):
     over, needles = CASES[case]
@@ -66,7 +46,7 @@ def test_a_wrong_value_stops_the_run_before_any_data_is_read(tmp_path, case, cap
         cfg.pop("beta")
     path = tmp_path / "cell.yaml"
     path.write_text(json.dumps({**cfg, **over}))
-    rc, err = _run([str(path)], capsys, caplog)
+    rc, err = run_po_in_process([str(path)], capsys, caplog)
     assert rc == 2, f"{case}: exit {rc}\n{err[-2000:]}"
     assert "Traceback" not in err
     for needle in needles:

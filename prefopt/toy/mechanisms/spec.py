@@ -7,123 +7,117 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from prefopt.core.errors import InputError
+from prefopt.core.fields import arg, unknown_key_error
 
 DEFAULT_SPEC = Path(__file__).with_name("mechanisms.yaml")
 
 
-def _f(default, help: str):
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class TaskSpec:
-    digits: int = _f(2, "Operand digits of the addition problems.")
-    carry_drop: float = _f(0.6, "Fraction of carry problems whose SFT answer drops the carry (the embedded flaw).")
-    max_pad: int = _f(6, "SFT answers carry Uniform{0..max_pad} filler characters after the sum.")
-    extra_new_tokens: int = _f(6, "Generation room beyond the longest SFT answer, so lengthening is not cut off.")
-    filler: str = _f(".", "The padding character (one character, not a digit, '+' or '=').")
-    n_pairs: int = _f(1000, "Prompts sampled for preference pairs (the rest of the problems, minus val/test, are SFT data).")
-    n_val: int = _f(200, "Validation prompts (unused by the verdicts; kept disjoint).")
-    n_test: int = _f(500, "Held-out prompts for quality and length.")
+    digits: int = arg(2, "Operand digits of the addition problems.")
+    carry_drop: float = arg(0.6, "Fraction of carry problems whose SFT answer drops the carry (the embedded flaw).")
+    max_pad: int = arg(6, "SFT answers carry Uniform{0..max_pad} filler characters after the sum.")
+    extra_new_tokens: int = arg(6, "Generation room beyond the longest SFT answer, so lengthening is not cut off.")
+    filler: str = arg(".", "The padding character (one character, not a digit, '+' or '=').")
+    n_pairs: int = arg(1000, "Prompts sampled for preference pairs (the rest of the problems, minus val/test, are SFT data).")
+    n_val: int = arg(200, "Validation prompts (unused by the verdicts; kept disjoint).")
+    n_test: int = arg(500, "Held-out prompts for quality and length.")
 
 
 @dataclass
 class SamplingSpec:
-    n_samples: int = _f(8, "Answers sampled from the SFT model per pair prompt (best vs worst become a pair).")
-    temperature: float = _f(1.5, "Sampling temperature of the pair answers (the embedded demo's).")
-    eval_fraction: float = _f(0.15, "Fraction of the pairs held out (never trained on) for margins and accuracies.")
+    n_samples: int = arg(8, "Answers sampled from the SFT model per pair prompt (best vs worst become a pair).")
+    temperature: float = arg(1.5, "Sampling temperature of the pair answers (the embedded demo's).")
+    eval_fraction: float = arg(0.15, "Fraction of the pairs held out (never trained on) for margins and accuracies.")
 
 
 @dataclass
 class LabellerSpec:
-    length_weight: float = _f(1.0, "Length-biased labeller: score = quality + weight * pad / max_new_tokens "
+    length_weight: float = arg(1.0, "Length-biased labeller: score = quality + weight * pad / max_new_tokens "
                                    "(<= 1: length only breaks ties in quality).")
 
 
 @dataclass
 class EvaluationSpec:
-    length_prompts: int = _f(200, "Test prompts whose sampled answers measure the policy's length.")
-    length_samples: int = _f(4, "Sampled answers per length prompt.")
-    length_temperature: float = _f(1.0, "Temperature of the length samples (1 = the policy's own distribution).")
-    checkpoint_every: int = _f(10, "Steps between the checkpoints evaluated for curves (claims 1 and 4).")
+    length_prompts: int = arg(200, "Test prompts whose sampled answers measure the policy's length.")
+    length_samples: int = arg(4, "Sampled answers per length prompt.")
+    length_temperature: float = arg(1.0, "Temperature of the length samples (1 = the policy's own distribution).")
+    checkpoint_every: int = arg(10, "Steps between the checkpoints evaluated for curves (claims 1 and 4).")
 
 
 @dataclass
 class BudgetSpec:
-    sft_max_steps: int = _f(None, "SFT steps; null: training_configs/tiny/sft.yaml's (a quick check lowers it).")
-    max_steps: int = _f(None, "Steps of every preference and reward-model run; null: each tiny config's.")
+    sft_max_steps: int = arg(None, "SFT steps; null: training_configs/tiny/sft.yaml's (a quick check lowers it).")
+    max_steps: int = arg(None, "Steps of every preference and reward-model run; null: each tiny config's.")
 
 
 @dataclass
 class VerdictSpec:
-    min_se: float = _f(2.0, "A paired difference over seeds counts as established when every seed agrees in "
+    min_se: float = arg(2.0, "A paired difference over seeds counts as established when every seed agrees in "
                             "sign and |mean| >= min_se standard errors.")
-    quality_tolerance: float = _f(0.02, "'At the same quality': mean judged quality at most this much lower.")
+    quality_tolerance: float = arg(0.02, "'At the same quality': mean judged quality at most this much lower.")
 
 
 @dataclass
 class LengthClaim:
-    methods: list = _f(["dpo", "simpo"], "The two methods compared (tiny configs): reference-based vs SimPO.")
+    methods: list = arg(["dpo", "simpo"], "The two methods compared (tiny configs): reference-based vs SimPO.")
 
 
 @dataclass
 class LengthControlClaim:
-    rdpo_alpha: list = _f([0.05, 0.1, 0.5, 1.0], "R-DPO length coefficients (alpha; 0 is DPO).")
-    lmpo_lambda: list = _f([0.2, 0.5, 1.0], "LMPO margin scales (lmpo_lambda; 0 is SimPO).")
+    rdpo_alpha: list = arg([0.05, 0.1, 0.5, 1.0], "R-DPO length coefficients (alpha; 0 is DPO).")
+    lmpo_lambda: list = arg([0.2, 0.5, 1.0], "LMPO margin scales (lmpo_lambda; 0 is SimPO).")
 
 
 @dataclass
 class GammaClaim:
-    gamma_beta_ratio: list = _f([0.0, 0.25, 0.5, 1.0, 1.5, 2.0], "SimPO target margins, as gamma/beta.")
+    gamma_beta_ratio: list = arg([0.0, 0.25, 0.5, 1.0, 1.5, 2.0], "SimPO target margins, as gamma/beta.")
 
 
 @dataclass
 class AdaptiveMarginClaim:
-    methods: list = _f(["simpo", "amapo", "dpo"], "Fixed-margin SimPO, AMaPO, and DPO for reference.")
+    methods: list = arg(["simpo", "amapo", "dpo"], "Fixed-margin SimPO, AMaPO, and DPO for reference.")
 
 
 @dataclass
 class LabelNoiseClaim:
-    flip_rates: list = _f([0.2, 0.4], "Fractions of training pairs with chosen and rejected swapped.")
-    methods: list = _f(["dpo", "dpo-sams", "dpo-random-half"], "DPO, DPO + SamS and DPO on a random half.")
+    flip_rates: list = arg([0.2, 0.4], "Fractions of training pairs with chosen and rejected swapped.")
+    methods: list = arg(["dpo", "dpo-sams", "dpo-random-half"], "DPO, DPO + SamS and DPO on a random half.")
 
 
 @dataclass
 class APOClaim:
-    queries: int = _f(100, "Training prompts whose golden answer is compared with 4 SFT-policy samples.")
+    queries: int = arg(100, "Training prompts whose golden answer is compared with 4 SFT-policy samples.")
 
 
 @dataclass
 class ClaimsSpec:
-    length: LengthClaim = _f(None, "Claim 1: SimPO vs DPO length exploitation.")
-    length_control: LengthControlClaim = _f(None, "Claim 2: R-DPO / LMPO length coefficients.")
-    gamma: GammaClaim = _f(None, "Claim 3: SimPO's target margin.")
-    adaptive_margin: AdaptiveMarginClaim = _f(None, "Claim 4: AMaPO's adaptive margin vs fixed margins.")
-    label_noise: LabelNoiseClaim = _f(None, "Claim 5: SamS under label noise.")
-    apo: APOClaim = _f(None, "Claim 6: APO reward model vs base reward model.")
+    length: LengthClaim = arg(None, "Claim 1: SimPO vs DPO length exploitation.")
+    length_control: LengthControlClaim = arg(None, "Claim 2: R-DPO / LMPO length coefficients.")
+    gamma: GammaClaim = arg(None, "Claim 3: SimPO's target margin.")
+    adaptive_margin: AdaptiveMarginClaim = arg(None, "Claim 4: AMaPO's adaptive margin vs fixed margins.")
+    label_noise: LabelNoiseClaim = arg(None, "Claim 5: SamS under label noise.")
+    apo: APOClaim = arg(None, "Claim 6: APO reward model vs base reward model.")
 
 
 @dataclass
 class MechanismSpec:
-    seeds: list = _f([0, 1, 2], "Seeds; each has its own SFT model, samples and pairs.")
-    task: TaskSpec = _f(None, "The padded addition task.")
-    sampling: SamplingSpec = _f(None, "On-policy answer sampling.")
-    labeller: LabellerSpec = _f(None, "The length-biased labeller of claims 1-4.")
-    evaluation: EvaluationSpec = _f(None, "What every trained policy is measured on.")
-    budget: BudgetSpec = _f(None, "Training budgets (null: the tiny configs'); only a quick check changes them.")
-    verdict: VerdictSpec = _f(None, "The rules that turn numbers into verdicts.")
-    claims: ClaimsSpec = _f(None, "Per-claim settings; a claim left out is not run.")
-    sha256: str = _f("", "Hash of the spec file (filled by load_spec; recorded in the results).")
+    seeds: list = arg([0, 1, 2], "Seeds; each has its own SFT model, samples and pairs.")
+    task: TaskSpec = arg(None, "The padded addition task.")
+    sampling: SamplingSpec = arg(None, "On-policy answer sampling.")
+    labeller: LabellerSpec = arg(None, "The length-biased labeller of claims 1-4.")
+    evaluation: EvaluationSpec = arg(None, "What every trained policy is measured on.")
+    budget: BudgetSpec = arg(None, "Training budgets (null: the tiny configs'); only a quick check changes them.")
+    verdict: VerdictSpec = arg(None, "The rules that turn numbers into verdicts.")
+    claims: ClaimsSpec = arg(None, "Per-claim settings; a claim left out is not run.")
+    sha256: str = arg("", "Hash of the spec file (filled by load_spec; recorded in the results).")
 
 
 def _build(cls, raw, where: str):
@@ -135,9 +129,7 @@ def _build(cls, raw, where: str):
     values = {}
     for key, value in raw.items():
         if key not in fields or key == "sha256":
-            close = difflib.get_close_matches(key, fields, n=1)
-            raise InputError(f"unknown key {key!r}", where=where,
-                             fix=f"did you mean {close[0]}?" if close else f"use one of {sorted(fields)}")
+            raise unknown_key_error(key, [k for k in fields if k != "sha256"], where, "key")
         f = fields[key]
         sub = f.type if isinstance(f.type, type) else globals().get(f.type)
         if dataclasses.is_dataclass(sub):
