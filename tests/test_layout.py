@@ -18,7 +18,7 @@ LAYERS = ["core", "losses", "data", "modeling", "config", "evaluation", "trainin
           "toy"]
 # Imported inside functions on purpose: optional or heavy packages that most runs never need, and matplotlib,
 # whose backend must be chosen before pyplot is imported (prefopt.core.plotting).
-LAZY_ALLOWED = {"trl", "vllm", "lm_eval", "deepspeed", "alpaca_eval", "fastchat", "llm_blender", "openai", "anthropic",
+LAZY_ALLOWED = {"trl", "ninja", "vllm", "lm_eval", "deepspeed", "alpaca_eval", "fastchat", "llm_blender", "openai", "anthropic",
                 "all_minilm_l6_v2", "matplotlib", "liger_kernel"}
 MAX_TOP_LEVEL = 12
 

@@ -180,7 +180,7 @@ def test_save_and_load_weights(tmp_path):
 
 
 def test_weights_load_on_an_indexed_cpu_device(tmp_path):
-    """Under DeepSpeed's CPU accelerator the run's device is `cpu:0`; torch.load(map_location="cpu:0") cannot restore
+    """Under DeepSpeed's CPU accelerator the run's device is `cpu:0`; loading with map_location="cpu:0" cannot restore
     a storage ("don't know how to restore data location"), which stopped every DPO+SamS rehearsal at init_from."""
     a = SamSScheduler(make_config(SMALL), D)
     a.save_weights(tmp_path)

@@ -14,8 +14,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import ninja
-
 from prefopt.core.paths import REPO_ROOT, cache_dir
 from prefopt.core.rehearsal import MIRROR_ENV, MODELS_ENV, is_rehearsal
 from prefopt.training.checkpoint import last_complete_checkpoint
@@ -39,10 +37,14 @@ def environment(root: Path) -> dict:
     shared by every checkout and virtual environment of the user: each one with other include paths rebuilds the
     op, 2-3 minutes per launch); they go to this checkout's cache instead, built once."""
     env = {k: v for k, v in os.environ.items() if k not in (KILL_ENV,)}
+    try:  # ninja comes with requirements/deepspeed-cpu.txt (make test-slow / make rehearse), not with make test
+        import ninja  # noqa: PLC0415
+        env["PATH"] = f"{ninja.BIN_DIR}:{env.get('PATH', '/usr/bin:/bin')}"
+    except ImportError:
+        pass
     env.setdefault("TORCH_EXTENSIONS_DIR", str(cache_dir("torch_extensions")))
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", TRL_EXPERIMENTAL_SILENCE="1",
-               PATH=f"{ninja.BIN_DIR}:{env.get('PATH', '/usr/bin:/bin')}",
                **{MIRROR_ENV: str(root / "datasets"), MODELS_ENV: str(root / "models")})
     return env
 
