@@ -14,6 +14,7 @@ from prefopt.core.errors import InputError
 from prefopt.core.manifest import build_manifest
 from prefopt.core.rehearsal import MIRROR_ENV, MODELS_ENV, is_rehearsal, lineage, swap_model
 from prefopt.modeling.loading import load_model, load_tokenizer, resolve
+from prefopt.toy.rehearse.runner import free_port
 
 MISTRAL = "mistralai/Mistral-7B-v0.1"
 
@@ -119,15 +120,12 @@ def test_a_model_built_on_a_nonzero_rank_has_its_weights(tmp_path, name):
     """transformers' save_pretrained writes only on global rank 0 once torch.distributed is initialized: a build on
     rank 1 used to publish a complete-looking folder with only the tokenizer ("Unrecognized model ... model_type")."""
     import os
-    import socket
     import subprocess
     import sys
 
     script = tmp_path / "build.py"
     script.write_text(BUILD_ON_RANK_1)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
+    port = str(free_port())
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PREFOPT_CACHE": str(tmp_path / "cache"),
            MODELS_ENV: str(tmp_path / "miniatures")}
     procs = [subprocess.Popen([sys.executable, str(script), str(r), port, name], env=env,

@@ -11,6 +11,7 @@ from prefopt.config.sample_scheduler import make_config
 from prefopt.core.errors import InputError
 from prefopt.losses import PairLogps
 from prefopt.losses.base import LossOutput
+from prefopt.toy.rehearse.runner import free_port
 from prefopt.training.sams import Round, SampleSchedulerHook, SamSScheduler
 from prefopt.training.sams import reward as R
 from prefopt.training.sams.features import pair_features
@@ -440,15 +441,12 @@ def test_minilm_encoder_is_whole_inside_a_zero3_run(tmp_path):
     with 'size mismatch, got input (16), mat (16x384), vec (0)'. The encoder must load whole."""
     pytest.importorskip("deepspeed")
     pytest.importorskip("all_minilm_l6_v2")
-    import socket
     import subprocess
     import sys
 
     import ninja
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
+    port = str(free_port())
     script = tmp_path / "z3.py"
     script.write_text(ZERO3_MINILM)
     env = {**__import__("os").environ, "PATH": f"{ninja.BIN_DIR}:{__import__('os').environ['PATH']}",

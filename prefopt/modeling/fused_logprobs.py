@@ -286,20 +286,18 @@ def chunked_pair_forward(model, batch: dict, chunk_tokens: int, output_hidden_st
 
     def score():
         with forward_autocast(inner):
-            return scored()
-
-    def scored():
-        check_head(inner, batch["input_ids"])
-        kwargs = {"input_ids": batch["input_ids"], "use_cache": False, "output_hidden_states": output_hidden_states}
-        if "segment_ids" in batch:
-            kwargs.update(attention_mask=dense_mask(inner, batch["attention_mask"]), position_ids=batch["position_ids"])
-        else:
-            kwargs["attention_mask"] = batch["attention_mask"]
-        out = inner.base_model(**kwargs)
-        row, source, labels, seq, n_seq = response_positions(batch)
-        hidden = out[0][row, source]
-        with gathered(head.weight, head.bias):
-            token = ResponseTokenLogps.apply(hidden, head.weight, head.bias, labels, chunk_tokens, cap)
+            check_head(inner, batch["input_ids"])
+            kwargs = {"input_ids": batch["input_ids"], "use_cache": False, "output_hidden_states": output_hidden_states}
+            if "segment_ids" in batch:
+                kwargs.update(attention_mask=dense_mask(inner, batch["attention_mask"]),
+                              position_ids=batch["position_ids"])
+            else:
+                kwargs["attention_mask"] = batch["attention_mask"]
+            out = inner.base_model(**kwargs)
+            row, source, labels, seq, n_seq = response_positions(batch)
+            hidden = out[0][row, source]
+            with gathered(head.weight, head.bias):
+                token = ResponseTokenLogps.apply(hidden, head.weight, head.bias, labels, chunk_tokens, cap)
         sums = torch.zeros(n_seq, dtype=torch.float32, device=token.device).index_add(0, seq, token)
         counts = torch.zeros(n_seq, dtype=torch.float32, device=token.device).index_add(0, seq, torch.ones_like(token))
         return sums, counts, out
