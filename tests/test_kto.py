@@ -116,3 +116,29 @@ def test_run_po_script_trains_kto_through_trl(setup):
     script["run"]([str(cfg)])
     manifest = json.loads((root / "run-kto-script" / "manifest.json").read_text())
     assert manifest["status"] == "finished" and manifest["trainer"]["class"] == "trl.KTOTrainer"
+
+
+def test_resume_continues_trls_token_count(setup):
+    """TRL logs `num_tokens`, a running count of the training tokens, from a counter it never checkpoints: a KTO
+    cell resumed under ZeRO-3 in the rehearsal logged the same losses but a count restarted from zero. The count
+    is now saved with the checkpoint (ExtraStateMixin) and a resumed run logs what the uninterrupted one did."""
+    import shutil
+
+    from prefopt.training.dispatch import train_from_config
+
+    root, model_dir, data = setup
+    full, resumed = root / "kto-full", root / "kto-resumed"
+    raw = _raw(root, model_dir, data, max_steps=4, logging_steps=1, save_strategy="steps", save_steps=1,
+               per_device_train_batch_size=4, eval_split=None, resume="auto")
+    train_from_config(*build_config(dict(raw, output_dir=str(full)), "<test>"))
+    resumed.mkdir()
+    shutil.copytree(full / "checkpoint-2", resumed / "checkpoint-2")
+    train_from_config(*build_config(dict(raw, output_dir=str(resumed)), "<test>"))
+
+    def steps(out):
+        rows = json.loads((out / "log_history.json").read_text())["log_history"]
+        return [(r["loss"], r["num_tokens"]) for r in rows if "loss" in r]
+
+    a = steps(full)
+    assert len(a) == 4 and a[0][1] < a[1][1] < a[2][1] < a[3][1]
+    assert steps(resumed) == a

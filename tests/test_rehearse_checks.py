@@ -1,7 +1,8 @@
 """The rehearsal's template checks (prefopt.toy.rehearse.checks.check_sequence) on sequences written by hand, one
 per tokenizer layout the table holds: Llama-3-Instruct (EOS is the end-of-turn token), Gemma-2 (end of turn, a
 newline, then the EOS prefopt appends), GPT-NeoX (BOS and EOS are one token, no end-of-turn token), and the two
-failures the check exists for (a second BOS, a response whose end of turn was cut off)."""
+failures the check exists for (a second BOS, a response whose end of turn was cut off), told apart from a response
+the length budget cut (the Gemma-2 SamS rows of 1024 tokens once read "end of turn: FAIL")."""
 
 from __future__ import annotations
 
@@ -62,3 +63,16 @@ def test_table_text_says_who_put_the_bos_there():
     assert check_text(t).startswith("1 BOS first (prepended by prefopt, not by the template): ok;")
     t["bos_handling"] = "from the template: 3"
     assert check_text(t).startswith("1 BOS first: ok;")
+
+
+def test_a_response_cut_at_max_length_is_not_a_lost_end_of_turn():
+    # 2 + 3 = max_length 5: the response was cut by the length budget, so no end of turn and no EOS is expected
+    cut = check_sequence(GEMMA, [2, 5], [5, 6, 6], eot=107, max_length=5)
+    assert cut["cut_at_max_length"] and cut["end_of_turn_closes_response"] and cut["ends_with_eos"]
+    # the same response one token shorter than the budget really lost its end of turn
+    lost = check_sequence(GEMMA, [2, 5], [5, 6, 6], eot=107, max_length=6)
+    assert not lost["cut_at_max_length"] and not lost["end_of_turn_closes_response"] and not lost["ends_with_eos"]
+    t = {"checked": True, "one_bos_first": True, "end_of_turn_closes_response": True, "end_of_turn": "<end_of_turn>",
+         "example": cut, "bos_handling": "from the template: 3", "cut_at_max_length": 1, "sequences": 6,
+         "max_length": 5}
+    assert "end of turn <end_of_turn>: ok (1 of 6 responses cut at max_length 5)" in check_text(t)

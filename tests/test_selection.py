@@ -151,18 +151,19 @@ def test_selective_dpo_end_to_end_on_the_tiny_model(tmp_path):
     order = record["learning_order"]
     # the learning order is the mean of the two recorded evaluations of the run that held each pair out
     halves = split_halves(32, 0)
+    runs = [Path(r["run"]) for r in record["reference_runs"]]
+    assert [r.name for r in runs] == ["seed0-half0", "seed0-half1"] and runs[0].parent == work / f"key-{record['key']}"
     for h, held in enumerate((halves[1], halves[0])):
-        evaluations = [json.loads(line)["losses"] for line in (work / f"seed0-half{h}" / LOSSES_FILE).read_text()
-                       .splitlines()]
+        evaluations = [json.loads(line)["losses"] for line in (runs[h] / LOSSES_FILE).read_text().splitlines()]
         assert len(evaluations) == 2
         for pos, i in enumerate(held):
             assert order[i] == pytest.approx((evaluations[0][pos] + evaluations[1][pos]) / 2)
         # the last evaluation = the per-pair DPO loss of the run's final weights (it evaluated at its last step)
         tok = AutoTokenizer.from_pretrained(model_dir)
-        rows, _ = tokenize_pairs(load_pairs(str(work / "data" / f"seed0-half{h}"), split="heldout"), tok,
+        rows, _ = tokenize_pairs(load_pairs(str(runs[h].parent / "data" / f"seed0-half{h}"), split="heldout"), tok,
                                  max_length=32, max_prompt_length=16)
         collate = PairCollator(tok.pad_token_id)
-        c, r = compute_logps(load_model(str(work / f"seed0-half{h}"), model_args), rows, collate)
+        c, r = compute_logps(load_model(str(runs[h]), model_args), rows, collate)
         rc, rr = compute_logps(load_model(str(model_dir), model_args), rows, collate)
         lengths = torch.tensor([len(x["chosen_ids"]) for x in rows]), torch.tensor([len(x["rejected_ids"]) for x in rows])
         expected = compute("dpo", chosen_logps=c, rejected_logps=r, chosen_lengths=lengths[0],
@@ -177,10 +178,48 @@ def test_selective_dpo_end_to_end_on_the_tiny_model(tmp_path):
     manifest = json.loads((tmp_path / "cell" / "manifest.json").read_text())
     assert manifest["status"] == "finished" and manifest["data"]["train"]["kept"] == 16
     assert manifest["config"]["train_sampling_strategy"] == "sequential"
-    # a second call finds the selection done and only trains
+    # a second call with the same inputs finds the selection done and only trains
     before = (selected / SELECTION_FILE).stat().st_mtime_ns
     train_preference(model_args, data_args, args)
     assert (selected / SELECTION_FILE).stat().st_mtime_ns == before
+
+
+def test_a_changed_source_selects_again_instead_of_reusing_the_finished_runs(tmp_path):
+    """The selection and its reference runs are reused only for the same inputs. A rehearsal once rebuilt the
+    source pairs after a finished selection and trained on the stale kept pairs: with the selection key, a new
+    source (or model, loss, lengths) gets new reference runs and a new selected set; the old runs stay apart."""
+    from prefopt.training.preference import train_preference
+
+    model_dir, _ = tiny_model_and_pairs(tmp_path, 1)
+    source = _tiny_source(tmp_path, 16)
+    work, selected = tmp_path / "selection", tmp_path / "selection" / "selected"
+    raw = {"model_name_or_path": str(model_dir), "dataset": str(selected), "eval_split": None, "loss": "dpo",
+           "beta": 0.5, "learning_rate": 3e-3, "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8,
+           "max_length": 32, "max_prompt_length": 16, "use_cpu": True, "report_to": "none", "seed": 0,
+           "save_strategy": "no", "reference_cache": "off", "output_dir": str(tmp_path / "cell"), "max_steps": 1,
+           "train_sampling_strategy": "sequential",
+           "data_selection": {"source": str(source), "seeds": [0], "evals_per_run": 1, "keep_fraction": 0.5,
+                              "work_dir": str(work)}}
+    train_preference(*build_config(raw, "selective-dpo.yaml", PreferenceConfig))
+    first = json.loads((selected / SELECTION_FILE).read_text())
+    # the source changes: every pair's answers are swapped, so no kept row of the first selection is valid
+    rows = [json.loads(line) for line in (source / "train.jsonl").read_text().splitlines()]
+    swapped = [dict(r, chosen=r["rejected"], rejected=r["chosen"]) for r in rows]
+    (source / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in swapped))
+    train_preference(*build_config(dict(raw, output_dir=str(tmp_path / "cell2")), "selective-dpo.yaml",
+                                   PreferenceConfig))
+    second = json.loads((selected / SELECTION_FILE).read_text())
+    usable = [r for r in swapped if r["chosen"] != r["rejected"]]
+    written = [json.loads(line) for line in (selected / "train.jsonl").read_text().splitlines()]
+    assert written == [usable[i] for i in second["kept_indices_easiest_first"]]
+    assert second["key"] != first["key"]
+    assert {r["run"] for r in second["reference_runs"]}.isdisjoint(r["run"] for r in first["reference_runs"])
+    # a setting that changes no reference run's losses (where the run logs) reuses the selection
+    before = (selected / SELECTION_FILE).stat().st_mtime_ns
+    train_preference(*build_config(dict(raw, output_dir=str(tmp_path / "cell3"), logging_steps=7),
+                                   "selective-dpo.yaml", PreferenceConfig))
+    assert (selected / SELECTION_FILE).stat().st_mtime_ns == before
+    assert (tmp_path / "cell3" / "manifest.json").exists()
 
 
 def test_sequential_sampling_feeds_the_kept_pairs_easiest_first(tmp_path):

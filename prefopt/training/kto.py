@@ -66,10 +66,12 @@ from prefopt.core.manifest import update_manifest
 from prefopt.modeling.loading import load_model
 from prefopt.training.callbacks import task_callbacks
 
+from .extra_state import ExtraStateMixin
 from .preference import tokenized_pairs_loader
 from .run import load_splits, resume_checkpoint, run_training
 
 logger = logging.getLogger("prefopt")
+KTO_TOKENS_FILE = "prefopt_kto_token_count.pt"
 
 
 def kto_requirements(hparams: KTOParams, args) -> None:
@@ -102,9 +104,16 @@ def _add_kl_completion_ids(batch: dict) -> dict:
 def _trainer_class():
     from trl import KTOTrainer  # noqa: PLC0415  (heavy: only a KTO run imports TRL)
 
-    class PretokenizedKTOTrainer(KTOTrainer):
+    class PretokenizedKTOTrainer(ExtraStateMixin, KTOTrainer):
         """KTOTrainer on rows already tokenized by prefopt ({prompt_ids, completion_ids, label}): TRL's chat-template
-        tokenization and truncation are skipped; the KL completions are added as TRL adds them."""
+        tokenization and truncation are skipped; the KL completions are added as TRL adds them. TRL's running
+        count of training tokens (the logged `num_tokens`) is saved in every checkpoint: TRL keeps it only in
+        memory, so a resumed run restarted it from zero."""
+
+        def _extra_state(self) -> dict[str, tuple]:
+            return {**super()._extra_state(), KTO_TOKENS_FILE: (
+                lambda: {"total_train_tokens": self._total_train_tokens},
+                lambda s: setattr(self, "_total_train_tokens", s["total_train_tokens"]))}
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             if "completion_ids" not in dataset.column_names:

@@ -19,7 +19,7 @@ from prefopt.modeling.refshard import reference_pass
 from prefopt.training.callbacks import task_callbacks
 
 from .run import load_splits, resume_checkpoint, run_training
-from .selection import run_selection, selection_done
+from .selection import run_selection
 from .trainer import PreferenceTrainer
 
 logger = logging.getLogger("prefopt")
@@ -85,10 +85,10 @@ def train_preference(model_args, data_args, args, *, per_pair_eval=None) -> dict
     """Train one pairwise method; returns the final metrics.
 
     A config with a `data_selection:` block first runs the selection (prefopt.training.selection) when `dataset`
-    does not hold it yet. `per_pair_eval`: a callback that is also the trainer's compute_metrics, handed every
+    does not hold the selection of these inputs yet. `per_pair_eval`: a callback that is also the trainer's compute_metrics, handed every
     evaluation's per-pair losses with their rows (the selection's reference runs pass one).
     """
-    if args.data_selection and not selection_done(data_args):
+    if args.data_selection:
         run_selection(model_args, data_args, args, train_preference)
     spec = get_loss(args.loss)
 

@@ -13,7 +13,10 @@ Released code (glorgao/SelectiveDPO): `dpo_diagnostician.py` records the held-ou
 each run, `make-curricula-uf.py` averages them, `run_selective_dpo.py` keeps the first 50%. For a DPO cell this is
 that protocol (DPO loss with the cell's beta, the SFT model as start and reference); for another pairwise loss the
 difficulty is that loss's held-out value. `run_selection` skips every finished piece, so an interrupted selection
-continues where it stopped; the reference runs train one after another in this process.
+continues where it stopped; the reference runs train one after another in this process. A finished piece counts
+only for the same inputs: the selection key (`selection_key`: the tokenized source pairs and every setting that
+changes a reference run's losses) names the folder of the reference runs and is recorded in selection.json, so a
+changed source, model, loss or length budget selects again instead of reusing stale runs.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import torch
 from transformers import TrainerCallback
 
 from prefopt import data as pdata
+from prefopt.config import config_hash, explicit_values
 from prefopt.config.selection import DataSelectionConfig, make_selection_config
 from prefopt.core.errors import InputError
 from prefopt.core.manifest import write_json
@@ -146,8 +150,35 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
-def selection_done(data_args) -> bool:
-    return (Path(data_args.dataset) / SELECTION_FILE).is_file()
+# Bookkeeping that never changes a reference run's losses: a new value of these reuses a finished selection.
+# remove_unused_columns is forced off by the trainers on the args they are given (our rows are no model kwargs).
+NOT_IN_SELECTION_KEY = ("output_dir", "logging_dir", "run_name", "resume", "description", "report_to", "dataset",
+                        "logging_steps", "logging_first_step", "save_strategy", "save_steps", "save_total_limit",
+                        "save_only_model", "push_to_hub", "hub_model_id", "disable_tqdm", "log_level",
+                        "remove_unused_columns")
+
+
+def selection_key(rows: list[dict], model_args, data_args, args) -> str:
+    """What a selection's result depends on: the usable source pairs, in order, and the settings of the reference
+    runs (the cell's model, loss, optimisation and tokenization; its data_selection block)."""
+    values = explicit_values(model_args, data_args, _reference_args(args, Path("."), 0))
+    values = {k: v for k, v in values.items() if k not in ("seed", "data_seed")}  # each reference run sets its own
+    values["data_selection"] = args.data_selection
+    values["source_rows"] = rows
+    return config_hash(values, ignore=NOT_IN_SELECTION_KEY)
+
+
+def selection_done(data_args, key: str) -> bool:
+    """True when `dataset` holds the selection made from these inputs."""
+    record = Path(data_args.dataset) / SELECTION_FILE
+    if not record.is_file():
+        return False
+    found = json.loads(record.read_text()).get("key")
+    if found != key:
+        logger.info("data_selection: %s was made from other inputs (key %s, now %s): selecting again", record, found,
+                    key)
+        return False
+    return True
 
 
 def _finished(run_dir: Path) -> bool:
@@ -189,15 +220,21 @@ def tokenizable(pairs, model_args, data_args) -> list:
 
 
 def run_selection(model_args, data_args, args, train_preference: Callable) -> Path:
-    """Steps 1-3 of the module docstring; returns the folder of the kept pairs (the cell's `dataset`).
-    `train_preference` trains a reference run (prefopt.training.preference passes itself)."""
+    """Steps 1-3 of the module docstring, unless `dataset` already holds the selection of these inputs; returns
+    the folder of the kept pairs (the cell's `dataset`). `train_preference` trains a reference run
+    (prefopt.training.preference passes itself)."""
     cfg: DataSelectionConfig = make_selection_config(args.data_selection)
-    work = Path(cfg.work_dir)
     pairs = pdata.load_pairs(cfg.source, split=cfg.source_split, bad_rows="drop")
     rows = [_pair_row(p) for p in tokenizable(pairs, model_args, data_args)]
     if len(rows) < 2:
         raise InputError(f"data_selection.source has {len(rows)} usable pairs", where=cfg.source,
                          fix="point data_selection.source at the full training pairs")
+    key = selection_key(rows, model_args, data_args, args)
+    out = Path(data_args.dataset)
+    if selection_done(data_args, key):
+        logger.info("data_selection: %s holds the selection of these inputs (key %s)", out, key)
+        return out
+    work = Path(cfg.work_dir) / f"key-{key}"  # other inputs select in another folder: no stale run is reused
     logger.info("data_selection: %d pairs from %s[%s] (%s dropped)", len(rows), cfg.source, cfg.source_split,
                 dict(pairs.dropped) or "none")
     records, runs = [], []
@@ -226,11 +263,10 @@ def run_selection(model_args, data_args, args, train_preference: Callable) -> Pa
             records.append((heldout_idx, recorder.losses()))
     order = learning_order(records)
     kept = select_easiest(order, cfg.keep_fraction)
-    out = Path(data_args.dataset)
     _write_jsonl(out / "train.jsonl", [rows[i] for i in kept])  # every rank: each trains on it next
     if args.process_index == 0:
         write_json(out / SELECTION_FILE, {
-            "method": "selective-dpo (Gao et al. 2025)", "config": dataclasses.asdict(cfg), "loss": args.loss,
+            "method": "selective-dpo (Gao et al. 2025)", "key": key, "config": dataclasses.asdict(cfg), "loss": args.loss,
             "loss_hparams": args.loss_hparams, "source_pairs": len(rows), "dropped": dict(pairs.dropped),
             "kept": len(kept), "kept_indices_easiest_first": kept, "learning_order": [order[i] for i in range(len(rows))],
             "evaluations_per_pair": sorted({len(e) for _, e in records}), "reference_runs": runs})

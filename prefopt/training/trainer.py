@@ -123,7 +123,11 @@ class PreferenceTrainer(ExtraStateMixin, Trainer):
 
     # ---- metrics --------------------------------------------------------------------------------
     def _record(self, mode: str, x: PairLogps, result) -> None:
-        gather = self.accelerator.gather_for_metrics
+        # Training metrics describe every row the loss trained on, the pairs that pad an epoch's last batch on
+        # some ranks (even_batches) included. gather_for_metrics would drop those by the dataloader's remainder,
+        # which a resumed dataloader (skip_first_batches) no longer knows: a resumed run logged the same losses
+        # but other rewards/* at that step. Evaluation drops them, as the eval loop does for its predictions.
+        gather = self.accelerator.gather if mode == "train" else self.accelerator.gather_for_metrics
         rc, rr = gather(result.chosen_rewards.float()), gather(result.rejected_rewards.float())
         m = self._metrics[mode]
         m["rewards/chosen"].append(rc.mean().item())

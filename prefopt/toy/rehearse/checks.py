@@ -36,8 +36,13 @@ def _tokens(tok, ids: list[int]) -> list[str]:
     return tok.convert_ids_to_tokens(ids)
 
 
-def check_sequence(tok, prompt: list[int], response: list[int], eot: int | None) -> dict:
+def check_sequence(tok, prompt: list[int], response: list[int], eot: int | None, max_length: int | None = None
+                   ) -> dict:
+    """The checks of one rendered sequence. A sequence that fills max_length had its response cut by the length
+    budget (prefopt.data truncates the response's end last): its missing end of turn and EOS are the truncation,
+    not the template, so those two checks hold for it and `cut_at_max_length` says why."""
     seq = prompt + response
+    cut = max_length is not None and len(seq) >= max_length
     bos = tok.bos_token_id
     if response and response[-1] == tok.eos_token_id == bos:
         seq = seq[:-1]  # GPT-NeoX: BOS and EOS are one token; the final EOS is no second BOS
@@ -48,8 +53,9 @@ def check_sequence(tok, prompt: list[int], response: list[int], eot: int | None)
     while body and body[-1] != eot and not tok.decode(body[-1:]).strip():
         body = body[:-1]  # whitespace the template writes after its end-of-turn token
     return {"bos_positions": positions[:4], "one_bos_first": bos is None or positions == [0],
-            "ends_with_eos": bool(response) and response[-1] == tok.eos_token_id,
-            "end_of_turn_closes_response": eot is None or (bool(body) and body[-1] == eot),
+            "ends_with_eos": cut or (bool(response) and response[-1] == tok.eos_token_id),
+            "end_of_turn_closes_response": cut or eot is None or (bool(body) and body[-1] == eot),
+            "cut_at_max_length": cut,
             "response_head": _tokens(tok, response[:4]), "response_tail": _tokens(tok, response[-3:]),
             "n_prompt": len(prompt), "n_response": len(response)}
 
@@ -66,12 +72,13 @@ def template_checks(raw: dict, kind: str) -> dict:
     rows, report = load(data.dataset, data.train_split, ROWS)
     seqs = [(r["prompt_ids"], r["response_ids"]) for r in rows] if kind == "sft" else \
         [(r["prompt_ids"], r[side]) for r in rows for side in ("chosen_ids", "rejected_ids")]
-    checks = [check_sequence(tok, p, resp, eot) for p, resp in seqs]
+    checks = [check_sequence(tok, p, resp, eot, data.max_length) for p, resp in seqs]
     keys = ("one_bos_first", "ends_with_eos", "end_of_turn_closes_response")
     return {"checked": True, "rows": len(rows), "sequences": len(checks),
             "bos": tok.bos_token, "eos": tok.eos_token, "end_of_turn": tok.convert_ids_to_tokens(eot) if eot else None,
             "role_header_in_response": bool(raw.get("role_header_in_response")) if kind != "sft" else False,
-            **{k: all(c[k] for c in checks) for k in keys},
+            **{k: all(c[k] for c in checks) for k in keys}, "cut_at_max_length": sum(c["cut_at_max_length"] for c in checks),
+            "max_length": data.max_length,
             "bos_handling": report.settings.get("bos"), "example": checks[0] if checks else None,
             "failures": [c for c in checks if not all(c[k] for k in keys)][:2]}
 
@@ -86,5 +93,8 @@ def check_text(t: dict) -> str:
     tail = " ".join(ex.get("response_tail", []))
     # a BOS the template does not write (GPT-NeoX's hh prompt format) is prefopt's: say so, the authors' rows may lack it
     who = " (prepended by prefopt, not by the template)" if str(t.get("bos_handling")).startswith("prepended") else ""
+    closed = flag[t["end_of_turn_closes_response"]]
+    if t.get("cut_at_max_length"):  # a response the length budget cut ends without its end of turn, by design
+        closed += f" ({t['cut_at_max_length']} of {t.get('sequences')} responses cut at max_length {t.get('max_length')})"
     return (f"1 BOS first{who}: {flag[t['one_bos_first']]}; end of turn {t['end_of_turn'] or '(none in template)'}: "
-            f"{flag[t['end_of_turn_closes_response']]}; response = `{head} ... {tail}`")
+            f"{closed}; response = `{head} ... {tail}`")

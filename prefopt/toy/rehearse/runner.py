@@ -240,8 +240,11 @@ def _checks(plan: CellPlan, record: dict) -> None:
             record["failure"] = "a logged loss is not finite"
     if cut and full and (Path(cut) / "log_history.json").exists() and (Path(full) / "log_history.json").exists():
         record["resume"] = compare_resume(Path(full), Path(cut))
-        if not record["resume"]["identical_losses"] and not record["failure"]:
+        res = record["resume"]
+        if not res["identical_losses"] and not record["failure"]:
             record["failure"] = "resumed losses differ from the uninterrupted run's"
+        elif not res["identical_metrics"] and not record["failure"]:  # e.g. metrics over other rows than the loss's
+            record["failure"] = f"resumed run logged other {', '.join(res['differing_metrics'])} than the uninterrupted run"
     bad = [b for b, e in record["evals"].items() if e["status"] == "failed"]
     if bad and not record["failure"]:
         record["failure"] = f"eval {bad[0]}: {record['evals'][bad[0]]['why']}"
