@@ -117,6 +117,20 @@ def _tiny_source(root: Path, n: int) -> Path:
     return source
 
 
+def _short_selection(tmp_path: Path, model_dir: Path, source: Path, **over) -> tuple[dict, Path]:
+    """A DPO cell with one seed's selection (2 reference runs, 1 evaluation each) on the tiny model: (raw config,
+    the folder of the kept pairs)."""
+    work, selected = tmp_path / "selection", tmp_path / "selection" / "selected"
+    raw = {"model_name_or_path": str(model_dir), "dataset": str(selected), "eval_split": None, "loss": "dpo",
+           "beta": 0.5, "learning_rate": 3e-3, "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8,
+           "max_length": 32, "max_prompt_length": 16, "use_cpu": True, "report_to": "none", "seed": 0,
+           "save_strategy": "no", "reference_cache": "off", "output_dir": str(tmp_path / "cell"),
+           "train_sampling_strategy": "sequential",
+           "data_selection": {"source": str(source), "seeds": [0], "evals_per_run": 1, "keep_fraction": 0.5,
+                              "work_dir": str(work)}, **over}
+    return raw, selected
+
+
 def test_selective_dpo_end_to_end_on_the_tiny_model(tmp_path):
     """2 reference runs (1 seed x 2 halves) of 16 pairs each, 2 evaluations each; the last recorded losses are the
     per-pair DPO losses of the reference run's final weights on the other half; the kept half is written easiest
@@ -192,14 +206,7 @@ def test_a_changed_source_selects_again_instead_of_reusing_the_finished_runs(tmp
 
     model_dir, _ = tiny_model_and_pairs(tmp_path, 1)
     source = _tiny_source(tmp_path, 16)
-    work, selected = tmp_path / "selection", tmp_path / "selection" / "selected"
-    raw = {"model_name_or_path": str(model_dir), "dataset": str(selected), "eval_split": None, "loss": "dpo",
-           "beta": 0.5, "learning_rate": 3e-3, "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8,
-           "max_length": 32, "max_prompt_length": 16, "use_cpu": True, "report_to": "none", "seed": 0,
-           "save_strategy": "no", "reference_cache": "off", "output_dir": str(tmp_path / "cell"), "max_steps": 1,
-           "train_sampling_strategy": "sequential",
-           "data_selection": {"source": str(source), "seeds": [0], "evals_per_run": 1, "keep_fraction": 0.5,
-                              "work_dir": str(work)}}
+    raw, selected = _short_selection(tmp_path, model_dir, source, max_steps=1)
     train_preference(*build_config(raw, "selective-dpo.yaml", PreferenceConfig))
     first = json.loads((selected / SELECTION_FILE).read_text())
     # the source changes: every pair's answers are swapped, so no kept row of the first selection is valid
@@ -261,14 +268,7 @@ def test_a_pair_identical_after_truncation_is_dropped_before_the_halves(tmp_path
     rows.insert(5, dict(rows[5], chosen=[{"role": "assistant", "content": answer + long + "2"}],
                         rejected=[{"role": "assistant", "content": answer + long + "3"}]))
     (source / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    work, selected = tmp_path / "selection", tmp_path / "selection" / "selected"
-    raw = {"model_name_or_path": str(model_dir), "dataset": str(selected), "eval_split": None, "loss": "dpo",
-           "beta": 0.5, "learning_rate": 3e-3, "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8,
-           "max_length": 32, "max_prompt_length": 16, "use_cpu": True, "report_to": "none", "seed": 0,
-           "save_strategy": "no", "reference_cache": "off", "output_dir": str(tmp_path / "cell"), "max_steps": 2,
-           "train_sampling_strategy": "sequential",
-           "data_selection": {"source": str(source), "seeds": [0], "evals_per_run": 1, "keep_fraction": 0.5,
-                              "work_dir": str(work)}}
+    raw, selected = _short_selection(tmp_path, model_dir, source, max_steps=2)
     train_preference(*build_config(raw, "selective-dpo.yaml", PreferenceConfig))
     record = json.loads((selected / SELECTION_FILE).read_text())
     assert record["dropped"] == {"identical": 1, "identical_after_truncation": 1}
