@@ -156,3 +156,12 @@ def test_generated_rules_have_a_rehearsal_per_trainable_cell(registry):
         assert (f"rehearse-{c.id}" in text) == (c.train == "config"), c.id
     assert "$(REHEARSE): rehearse-%: | rehearse-setup" in text
     assert "--out $(ONPOLICY_DIR)/gemma2-it/dataset" in text and "RESULTS_DIR ?= results/reproduced" in text
+
+
+def test_an_sft_cell_caps_the_prompt_budget_too(registry):
+    """SFT configs leave max_prompt_length at its default (512) and write it to the manifest; the rm-robustness eval
+    of mistral-base-sft tokenized like that training (max_length 128, prompt budget 512) and stopped with "no room
+    for the response" on the first fresh-clone rehearsal. Every shrunk config caps both."""
+    p = P.plan_cell(registry.cells["mistral-base-sft"], registry, ROOT)
+    words = _args(p.steps[0])
+    assert "--max_length=128" in words and "--max_prompt_length=64" in words

@@ -84,8 +84,10 @@ def overrides(raw: dict, root: Path, output_dir: str | None = None) -> dict[str,
     if raw.get("eval_split") or raw.get("eval_dataset"):
         put("max_eval_samples", min(EVAL_ROWS, raw.get("max_eval_samples") or EVAL_ROWS), "shrink")
     put("max_length", min(MAX_LENGTH, raw.get("max_length", MAX_LENGTH)), "shrink")
-    if "max_prompt_length" in raw or "loss" in raw:
-        put("max_prompt_length", min(MAX_PROMPT_LENGTH, raw.get("max_prompt_length", MAX_PROMPT_LENGTH)), "shrink")
+    # Every config has the field (DataArguments): an SFT run that keeps the default 512 under max_length 128 writes
+    # both to its manifest, and the evaluations that tokenize like the policy's training (rm-robustness) then find
+    # no room for a response ("prompt has 350 tokens (max_prompt_length=512) ... max_length=128").
+    put("max_prompt_length", min(MAX_PROMPT_LENGTH, raw.get("max_prompt_length", MAX_PROMPT_LENGTH)), "shrink")
     for key, cap in (("per_device_train_batch_size", MAX_PER_DEVICE), ("per_device_eval_batch_size", MAX_PER_DEVICE),
                      ("gradient_accumulation_steps", MAX_ACCUMULATION)):
         if key in raw:
