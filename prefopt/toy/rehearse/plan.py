@@ -32,8 +32,13 @@ PROCESSES = shrink.PROCESSES
 EVAL = {"JUDGE": "rule:length", "LIMIT": "2", "MAX_NEW_TOKENS": "16"}  # offline judge, 2 prompts, short answers
 # Per-target extras: AlpacaEval's judges are its annotators or a model (hf:<model>, here a miniature); a few rows
 # for the entry points that have no LIMIT variable.
-EVAL_EXTRA = {"eval-alpaca": {"JUDGE": "hf:meta-llama/Meta-Llama-3-8B-Instruct"},"eval-pref-accuracy": {"PREFACC_ARGS": "--limit 4"}, "eval-rm": {"EVAL_RM_ARGS": "--limit 4"},
-              "eval-rmbench": {"RMBENCH_ARGS": "--limit 2"}, "eval-rm-score": {"EVAL_RM_SCORE_ARGS": "--limit 2"}}
+# RM-Bench tokenizes by its own lengths (512 / 256), not the policy's: capped like the training (its 3 batches of
+# long responses took 66 s of llama3-base-sft's 144 s with the 128k vocabulary).
+EVAL_EXTRA = {"eval-alpaca": {"JUDGE": "hf:meta-llama/Meta-Llama-3-8B-Instruct"},
+              "eval-pref-accuracy": {"PREFACC_ARGS": "--limit 4"}, "eval-rm": {"EVAL_RM_ARGS": "--limit 4"},
+              "eval-rmbench": {"RMBENCH_ARGS": f"--limit 2 --max_length {shrink.MAX_LENGTH} "
+                                               f"--max_prompt_length {shrink.MAX_PROMPT_LENGTH}"},
+              "eval-rm-score": {"EVAL_RM_SCORE_ARGS": "--limit 2"}}
 # Why an eval target cannot run offline (not a defect of the project): target -> reason.
 OFFLINE_ONLY = {
     "eval-lmeval": "lm-eval's tasks download their datasets from the hub (open-llm-leaderboard); no copy is "
