@@ -6,6 +6,7 @@ loss needs from its registry entry, so nothing here names a loss.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from datasets import Dataset
@@ -90,6 +91,11 @@ def train_preference(model_args, data_args, args, *, per_pair_eval=None) -> dict
     """
     if args.data_selection:
         run_selection(model_args, data_args, args, train_preference)
+        # The reference runs each built a Trainer (an Accelerator) in this process; accelerate refuses a second
+        # Accelerator with a DeepSpeed plugin ("You cannot pass in a `deepspeed_plugin` when creating a second
+        # `Accelerator`") unless its state is reset, which a new TrainingArguments does when it sets up its device
+        # (transformers' _setup_devices). These args set theirs up before the selection: the cell trains on a copy.
+        args = dataclasses.replace(args)
     spec = get_loss(args.loss)
 
     def build(tokenizer, manifest):
